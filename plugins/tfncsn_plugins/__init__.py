@@ -1,0 +1,1 @@
+"""tfncsn's built-in plugins, declared through the same entry-point groups third parties use."""

@@ -1,0 +1,1 @@
+"""Built-in dataset plugins (group `tfncsn.datasets`)."""

@@ -1,0 +1,74 @@
+"""Shared test helpers: running the CLI in a subprocess, quiet TensorFlow."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cli_env(extra_path: list[str] | None = None) -> dict[str, str]:
+    """The environment of a `python -m tfncsn` child: this interpreter's import path."""
+    env = dict(os.environ)
+    paths = [*(extra_path or []), *[p for p in sys.path if p]]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    env.pop("TF_CONFIG", None)
+    return env
+
+
+def run_cli(*args: str, extra_path: list[str] | None = None, check: bool = True,
+            timeout: float = 600) -> subprocess.CompletedProcess:
+    """Runs `tfncsn ARGS` as a user would (through `python -m tfncsn`) from the repo root."""
+    proc = subprocess.run([sys.executable, "-m", "tfncsn", *args], cwd=REPO, text=True,
+                          capture_output=True, env=cli_env(extra_path), timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"tfncsn {' '.join(args)} exited {proc.returncode}:\n"
+                             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def error_line(proc: subprocess.CompletedProcess) -> str:
+    """The one line a failed command printed; fails if it printed a traceback."""
+    assert proc.returncode != 0, proc.stdout
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("tfncsn")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+def write_distribution(root: Path, name: str, version: str,
+                       entry_points: dict[str, dict[str, str]],
+                       modules: dict[str, str] | None = None) -> Path:
+    """Makes `root` look like site-packages holding distribution `name`.
+
+    Writes `<name>-<version>.dist-info` (METADATA, entry_points.txt) and the given
+    module files, so `importlib.metadata` finds the plugins once `root` is on sys.path.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    dist_info = root / f"{name.replace('-', '_')}-{version}.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    lines = []
+    for group, plugins in entry_points.items():
+        lines.append(f"[{group}]")
+        lines.extend(f"{plugin} = {target}" for plugin, target in plugins.items())
+    (dist_info / "entry_points.txt").write_text("\n".join(lines) + "\n")
+    for filename, source in (modules or {}).items():
+        path = root / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source)
+    return root

@@ -1,0 +1,139 @@
+"""The 2-D toy end to end through the `tfncsn` command (paper Fig. 2 and 3)."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO, cli_env, error_line, run_cli
+from tfncsn.gaussian_mixture import paper_toy
+
+TOY = "--flagfile=configs/toy.cfg"
+
+
+def test_toy_trains_and_samples_with_the_paper_mode_weights(tmp_path):
+    """configs/toy.cfg as shipped (20k steps, about a minute here), then 1280 samples."""
+    workdir, output = tmp_path / "toy", tmp_path / "samples.npy"
+    started = time.perf_counter()
+    run_cli("train", TOY, f"--workdir={workdir}")
+    print(f"toy training took {time.perf_counter() - started:.0f} s")
+    proc = run_cli("sample", f"--workdir={workdir}", "--num_samples=1280", f"--output={output}")
+    samples = np.load(output)
+    assert samples.shape == (1280, 2)
+    toy = paper_toy()
+    assert abs(toy.mode_weights(samples)[1] - 0.80) <= 0.05, proc.stdout
+    modes = toy.nearest_component(samples)
+    for k, mean in enumerate(toy.means):
+        assert np.all(np.abs(samples[modes == k].mean(axis=0) - mean) < 0.5)
+    assert (workdir / "checkpoints" / "checkpoint").exists()
+    assert any(name.startswith("events") for name in os.listdir(workdir / "train"))
+
+
+def test_sliced_score_matching_trains(tmp_path):
+    workdir = tmp_path / "ssm"
+    proc = run_cli("train", TOY, "--loss=ssm", "--steps=300", "--log_every=100",
+                   f"--workdir={workdir}")
+    loss = float(proc.stdout.split("loss ")[1].split(";")[0])
+    assert np.isfinite(loss)
+    assert json.loads((workdir / "config.json").read_text())["train"]["loss"] == "ssm"
+
+
+def test_command_line_overrides_the_flagfile_and_the_run_resumes(tmp_path):
+    workdir = tmp_path / "run"
+    run_cli("train", TOY, "--steps=60", "--batch_size=32", "--seed=7", "--log_every=20",
+            "--checkpoint_every=40", f"--workdir={workdir}")
+    config = json.loads((workdir / "config.json").read_text())
+    assert (config["train"]["steps"], config["train"]["batch_size"],
+            config["train"]["seed"]) == (60, 32, 7)
+    assert config["sigmas"]["sigma_max"] == 20.0  # From the flagfile.
+    proc = run_cli("train", f"--workdir={workdir}", "--steps=100")  # Saved config + new steps.
+    assert "trained to step 100" in proc.stdout
+    checkpoints = sorted(os.listdir(workdir / "checkpoints"))
+    assert "ckpt-60.index" in checkpoints and "ckpt-100.index" in checkpoints
+
+
+def test_sample_npz_and_png_outputs(tmp_path):
+    npz, png = tmp_path / "s.npz", tmp_path / "s.png"
+    run_cli("sample", TOY, "--score=exact", "--num_samples=50", "--steps_per_level=10",
+            "--keep_every=25", f"--output={npz}")
+    data = np.load(npz)
+    assert data["samples"].shape == (50, 2) and data["states"].shape == (4, 50, 2)
+    np.testing.assert_allclose(data["sigmas"][[0, -1]], [20.0, 1.0], rtol=1e-5)
+    run_cli("sample", TOY, "--score=exact", "--num_samples=50", "--steps_per_level=10",
+            f"--output={png}")
+    assert Image.open(png).size == (320, 340)
+
+
+def test_figure3_with_the_exact_score(tmp_path):
+    output = tmp_path / "fig3.png"
+    proc = run_cli("figure3", TOY, "--score=exact", f"--output={output}")
+    image = Image.open(output)
+    assert image.size == (3 * 320, 340)
+    pixels = np.asarray(image.convert("L"))
+    for panel in range(3):  # Every panel has points drawn in it.
+        assert (pixels[30:, panel * 320 + 5:(panel + 1) * 320 - 5] < 200).sum() > 500
+    weights = {line.split(":")[0].strip(): float(line.rsplit(" ", 1)[1])
+               for line in proc.stdout.splitlines() if line.startswith("  (")}
+    assert abs(weights["(c) annealed Langevin dynamics"] - 0.8) <= 0.03
+    assert abs(weights["(b) Langevin dynamics"] - 0.8) > 0.1
+
+
+def test_sigterm_writes_a_checkpoint_before_exiting(tmp_path):
+    workdir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "tfncsn", "train", TOY, "--steps=1000000",
+                             f"--workdir={workdir}"], cwd=REPO, env=cli_env(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not (workdir / "train").exists() and time.time() < deadline:
+        time.sleep(0.2)  # The summary folder appears once training has started.
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    step = int(stdout.split("stopped at step ")[1].split(";")[0])
+    assert step > 0 and (workdir / "checkpoints" / f"ckpt-{step}.index").exists()
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp_path):
+    workdir = tmp_path / "run"
+    run_cli("train", TOY, "--steps=20", "--log_every=10", f"--workdir={workdir}")
+    proc = run_cli("train", f"--workdir={workdir}", "--steps=200", "--learning_rate=1e30",
+                   check=False)
+    line = error_line(proc)
+    assert "loss became" in line and "ckpt-20" in line
+    with open(workdir / "checkpoints" / "checkpoint") as f:
+        assert 'model_checkpoint_path: "ckpt-20"' in f.read()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["train", "--dataset=nope", "--workdir={tmp}/w"], "unknown dataset 'nope'; available:"),
+    (["train", TOY, "--sigma_min=30", "--workdir={tmp}/w"], "must be larger than sigma_min"),
+    (["train", TOY, "--model_options=width", "--workdir={tmp}/w"], "key=value"),
+    (["train", TOY, "--model_options=widht=3", "--workdir={tmp}/w"], "does not accept"),
+    (["train", TOY], "--workdir is required"),
+    (["sample", "--workdir={tmp}/none", "--output={tmp}/s.npy"], "train there first"),
+    (["sample", TOY, "--score=exact", "--output={tmp}/s.txt"], "--output must end in"),
+    (["sample", TOY, "--score=exact", "--step_convention=paper", "--num_samples=0",
+      "--output={tmp}/s.npy"], "--num_samples must be at least 1"),
+    (["sample", "--dataset=toy", "--output={tmp}/s.npy"], "--workdir is required"),
+    (["figure3", TOY, "--score=exact", "--output={tmp}/f.jpg"], "--output must end in .png"),
+    (["launch"], "unknown command 'launch'"),
+])
+def test_bad_input_gives_one_line(tmp_path, args, expected):
+    proc = run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in args], check=False)
+    assert expected in error_line(proc)
+
+
+def test_resuming_with_other_noise_levels_is_refused(tmp_path):
+    workdir = tmp_path / "run"
+    run_cli("train", TOY, "--steps=10", "--log_every=10", f"--workdir={workdir}")
+    proc = run_cli("train", f"--workdir={workdir}", "--sigma_min=0.5", check=False)
+    assert "use a new --workdir" in error_line(proc)
+    assert sorted(os.listdir(workdir / "checkpoints")) == [
+        "checkpoint", "ckpt-10.data-00000-of-00001", "ckpt-10.index"]

@@ -1,0 +1,5 @@
+"""`python -m tfncsn` is the `tfncsn` command."""
+
+from tfncsn.cli.main import run
+
+run()

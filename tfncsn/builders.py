@@ -1,0 +1,49 @@
+"""Turns a `RunConfig` into objects, through the plugin registries."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import keras
+import tensorflow as tf
+
+from tfncsn import registry
+from tfncsn.config import ConfigError, SigmaConfig
+from tfncsn.interfaces import Dataset
+from tfncsn.schedules import validate_sigmas
+
+
+def make_sigmas(config: SigmaConfig) -> tf.Tensor:
+    """The noise levels of `config`, validated (positive, strictly decreasing)."""
+    schedule = registry.sigma_schedules.get(config.schedule)
+    return validate_sigmas(schedule(config.sigma_max, config.sigma_min, config.num_levels))
+
+
+def make_dataset(name: str, options: dict[str, Any], data_dir: str | None = None) -> Dataset:
+    cls = registry.datasets.get(name)
+    try:
+        dataset = cls(data_dir=data_dir, **options)
+    except (TypeError, ValueError) as e:  # Unknown or invalid keyword options.
+        raise ConfigError(f"dataset '{name}' does not accept options {options}: {e}") from e
+    for attribute in ("element_shape", "prior_range", "load"):
+        if not hasattr(dataset, attribute):
+            raise ConfigError(f"dataset plugin '{name}' lacks '{attribute}'; see "
+                              "tfncsn.interfaces.Dataset")
+    return dataset
+
+
+def make_model(name: str, options: dict[str, Any], input_shape: Sequence[int],
+               sigmas: Sequence[float]) -> keras.Model:
+    """Builds model `name` and creates its weights with one call on zeros."""
+    factory = registry.models.get(name)
+    try:
+        model = factory(input_shape=tuple(input_shape), sigmas=[float(s) for s in sigmas],
+                        **options)
+    except (TypeError, ValueError) as e:  # Keras raises ValueError for unknown keywords.
+        raise ConfigError(f"model '{name}' does not accept options {options}: {e}") from e
+    model(tf.zeros([1, *input_shape]), tf.zeros([1], tf.int32))
+    return model
+
+
+def make_sampler(name: str):
+    return registry.samplers.get(name)

@@ -1,0 +1,1 @@
+"""The `tfncsn` command line."""

@@ -1,0 +1,84 @@
+"""Every command-line flag of `tfncsn`, defined in one place.
+
+Flagfiles under configs/ set these; flags given on the command line after
+`--flagfile` override the file. Library code never reads these flags: the
+commands turn them into `tfncsn.config` dataclasses.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from absl import flags
+
+from tfncsn.interfaces import STEP_CONVENTIONS
+
+FLAGS = flags.FLAGS
+
+# Where and what.
+flags.DEFINE_string("workdir", None, "Run directory: config.json, checkpoints/, train/ summaries.")
+flags.DEFINE_string("data_dir", None, "Where the dataset plugin looks for its files.")
+flags.DEFINE_string("dataset", "toy", "Dataset plugin name (see `tfncsn plugins`).")
+flags.DEFINE_multi_string("dataset_options", [], "A dataset keyword option as key=value "
+                          "(JSON value); repeat the flag for more.")
+flags.DEFINE_string("model", "mlp", "Score network plugin name.")
+flags.DEFINE_multi_string("model_options", [], "A model keyword option as key=value (JSON "
+                          "value), e.g. hidden_units=[64,64]; repeat the flag for more.")
+
+# Noise levels (SPEC section 1).
+flags.DEFINE_string("sigma_schedule", "geometric", "Sigma schedule plugin name.")
+flags.DEFINE_float("sigma_max", 1.0, "Largest noise level sigma_1.")
+flags.DEFINE_float("sigma_min", 0.01, "Smallest noise level sigma_L.")
+flags.DEFINE_integer("num_levels", 10, "Number of noise levels L.")
+
+# Training (paper Appendix B.2).
+flags.DEFINE_integer("steps", 200_000, "Total training steps (a resumed run continues to this).")
+flags.DEFINE_integer("batch_size", 128, "Global batch size.")
+flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
+flags.DEFINE_integer("seed", 0, "Seed of the data order, noise draws and sampling.")
+flags.DEFINE_enum("loss", "dsm", ["dsm", "ssm"], "Denoising or sliced score matching.")
+flags.DEFINE_enum("ssm_projection", "gaussian", ["gaussian", "rademacher"],
+                  "Distribution of the SSM projection vectors.")
+flags.DEFINE_bool("ssm_variance_reduced", True, "Use the variance-reduced SSM objective.")
+flags.DEFINE_integer("checkpoint_every", 5000, "Steps between checkpoints.")
+flags.DEFINE_integer("keep_checkpoints", 5, "How many recent checkpoints to keep.")
+flags.DEFINE_integer("log_every", 100, "Steps between summaries and progress lines.")
+
+# Sampling (SPEC section 4).
+flags.DEFINE_string("sampler", "annealed_langevin", "Sampler plugin name.")
+flags.DEFINE_float("eps", 2e-5, "Base Langevin step size epsilon.")
+flags.DEFINE_integer("steps_per_level", 100, "Langevin steps T per noise level.")
+flags.DEFINE_enum("step_convention", "paper", list(STEP_CONVENTIONS),
+                  "paper: x += a/2 s + sqrt(a) z; reference: x += a s + sqrt(2a) z.")
+flags.DEFINE_bool("denoise", False, "Finish with the denoising step x += sigma_L^2 s(x).")
+flags.DEFINE_integer("num_samples", 64, "How many samples to draw.")
+flags.DEFINE_string("output", None, "Output file: .npy, .npz (with intermediate states) or .png.")
+flags.DEFINE_integer("keep_every", 0, "Keep the state every this many Langevin steps (0: none).")
+flags.DEFINE_enum("score", "model", ["model", "exact"],
+                  "model: the trained network in --workdir; exact: the dataset's analytic score.")
+flags.DEFINE_integer("langevin_steps", 1000, "figure3: steps of the plain Langevin panel.")
+
+flags.DEFINE_bool("debug", False, "Show full tracebacks instead of one-line errors.")
+
+SAMPLER_FLAGS = {"sampler": "name", "eps": "eps", "steps_per_level": "steps_per_level",
+                 "step_convention": "convention", "denoise": "denoise"}
+
+
+def parse_options(items: list[str], what: str) -> dict[str, Any]:
+    """Parses ["k=v", ...] into a dict, reading each value as JSON when it is JSON."""
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--{what} entries must look like key=value, got '{item}'")
+        try:
+            options[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            options[key.strip()] = raw
+    return options
+
+
+def explicitly_set(name: str) -> bool:
+    """True when the flag came from the command line or a flagfile."""
+    return FLAGS[name].present > 0

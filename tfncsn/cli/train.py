@@ -1,0 +1,56 @@
+"""`tfncsn train`: trains a score network, resuming when --workdir has a checkpoint."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+from absl import logging
+
+from tfncsn import builders, config as run_config, training
+from tfncsn.cli import common
+from tfncsn.cli.flags import FLAGS
+from tfncsn.config import ConfigError
+
+
+def run() -> None:
+    if not FLAGS.workdir:
+        raise ConfigError("--workdir is required: it receives the checkpoints and summaries")
+    saved = common.saved_config_or_none(FLAGS.workdir)
+    config = common.config_from_flags(saved)
+    if saved is not None:
+        run_config.check_resumable(saved, config, FLAGS.workdir)
+    dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)
+    sigmas = builders.make_sigmas(config.sigmas)
+    run_config.save(config, FLAGS.workdir)
+
+    def build_model():
+        return builders.make_model(config.model, config.model_options, dataset.element_shape,
+                                   sigmas.numpy())
+
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        logging.warning("signal %d: writing a checkpoint, then stopping", signum)
+        stop.set()
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    bar = common.progress_bar(config.train.steps, "train")
+    try:
+        def progress(step, total, loss):
+            bar.n = step
+            bar.set_postfix(loss=f"{loss:.4g}")
+            bar.refresh()
+
+        result = training.train(build_model, dataset, sigmas, config.train, FLAGS.workdir,
+                                progress=progress, should_stop=stop.is_set)
+    finally:
+        bar.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if result.stopped_early:
+        print(f"stopped at step {result.step}; checkpoint {result.checkpoint}; run the same "
+              "command again to resume")
+    else:
+        print(f"trained to step {result.step}, loss {result.loss:.4g}; checkpoint "
+              f"{result.checkpoint}")

@@ -1,0 +1,107 @@
+"""Score-matching objectives (SPEC sections 2 and 3).
+
+The `*_per_example` functions are pure: every random draw is an argument, so
+they can be checked against NumPy. `dsm_loss` and `ssm_loss` draw the noise
+levels and projections from a `tf.random.Generator` and reduce over the batch.
+Both divide by `global_batch_size` when given, which is what makes the loss of
+one replica under `tf.distribute` sum to the mean over the global batch.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import tensorflow as tf
+
+from tfncsn.interfaces import ScoreFn
+
+SSM_PROJECTIONS = ("gaussian", "rademacher")
+
+
+class LossOutput(NamedTuple):
+    loss: tf.Tensor  # Scalar to minimise.
+    per_example: tf.Tensor  # [N] unreduced loss.
+    levels: tf.Tensor  # [N] int32 noise level of each example.
+
+
+def _expand_to(values: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
+    """Reshapes a [N] tensor so it broadcasts against x [N, ...]."""
+    return tf.reshape(values, tf.concat([[-1], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+
+
+def _sum_over_features(t: tf.Tensor) -> tf.Tensor:
+    return tf.reduce_sum(tf.reshape(t, [tf.shape(t)[0], -1]), axis=1)
+
+
+def _reduce(per_example: tf.Tensor, global_batch_size: int | None) -> tf.Tensor:
+    if global_batch_size is None:
+        return tf.reduce_mean(per_example)
+    return tf.reduce_sum(per_example) / tf.cast(global_batch_size, per_example.dtype)
+
+
+def draw_levels(rng: tf.random.Generator, batch_size, num_levels) -> tf.Tensor:
+    """One noise level per example, uniform over {0, ..., L-1}."""
+    return rng.uniform([batch_size], minval=0, maxval=num_levels, dtype=tf.int32)
+
+
+def dsm_per_example(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, levels: tf.Tensor,
+                    noise: tf.Tensor) -> tf.Tensor:
+    """1/2 ||sigma s(x + sigma z, sigma) + z||^2 per example: eq. (5) weighted by lambda = sigma^2."""
+    sigma = _expand_to(tf.gather(sigmas, levels), x)
+    score = score_fn(x + sigma * noise, levels)
+    return 0.5 * _sum_over_features(tf.square(sigma * score + noise))
+
+
+def dsm_loss(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, rng: tf.random.Generator,
+             global_batch_size: int | None = None) -> LossOutput:
+    """Denoising score matching over all levels, eq. (6) of Song & Ermon (2019)."""
+    levels = draw_levels(rng, tf.shape(x)[0], tf.shape(sigmas)[0])
+    noise = rng.normal(tf.shape(x), dtype=x.dtype)
+    per_example = dsm_per_example(score_fn, x, sigmas, levels, noise)
+    return LossOutput(_reduce(per_example, global_batch_size), per_example, levels)
+
+
+def ssm_per_example(score_fn: ScoreFn, x: tf.Tensor, levels: tf.Tensor, v: tf.Tensor,
+                    variance_reduced: bool = True) -> tf.Tensor:
+    """Sliced score matching: v^T (ds/dx) v + 1/2 (v^T s)^2 per example (SPEC section 3).
+
+    With `variance_reduced`, 1/2 (v^T s)^2 is replaced by its expectation over v,
+    1/2 ||s||^2 (valid for Gaussian and Rademacher v, both with E[v v^T] = I).
+    v^T (ds/dx) v is computed with one extra backward pass.
+    """
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        score = score_fn(x, levels)
+        projected = tf.reduce_sum(score * v)
+    jacobian_v = tape.gradient(projected, x)  # (ds/dx)^T v, per example.
+    trace_term = _sum_over_features(jacobian_v * v)
+    if variance_reduced:
+        square_term = 0.5 * _sum_over_features(tf.square(score))
+    else:
+        square_term = 0.5 * tf.square(_sum_over_features(score * v))
+    return trace_term + square_term
+
+
+def draw_projections(rng: tf.random.Generator, shape, projection: str = "gaussian",
+                     dtype=tf.float32) -> tf.Tensor:
+    if projection == "gaussian":
+        return rng.normal(shape, dtype=dtype)
+    if projection == "rademacher":
+        return tf.cast(rng.uniform(shape, 0, 2, dtype=tf.int32) * 2 - 1, dtype)
+    raise ValueError(f"unknown SSM projection '{projection}'; use one of {SSM_PROJECTIONS}")
+
+
+def ssm_loss(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, rng: tf.random.Generator,
+             global_batch_size: int | None = None, projection: str = "gaussian",
+             variance_reduced: bool = True) -> LossOutput:
+    """Noise-annealed sliced score matching: SSM on x + sigma z, weighted by sigma^2."""
+    levels = draw_levels(rng, tf.shape(x)[0], tf.shape(sigmas)[0])
+    sigma = tf.gather(sigmas, levels)
+    perturbed = x + _expand_to(sigma, x) * rng.normal(tf.shape(x), dtype=x.dtype)
+    v = draw_projections(rng, tf.shape(x), projection, x.dtype)
+    per_example = tf.square(sigma) * ssm_per_example(
+        score_fn, perturbed, levels, v, variance_reduced)
+    return LossOutput(_reduce(per_example, global_batch_size), per_example, levels)
+
+
+LOSSES = {"dsm": dsm_loss, "ssm": ssm_loss}

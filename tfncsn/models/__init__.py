@@ -1,0 +1,1 @@
+"""Score networks, each registered in the `tfncsn.models` entry-point group."""

@@ -1,0 +1,75 @@
+"""A noise-conditional MLP score network for low-dimensional data (paper Appendix B.1)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="tfncsn")
+class MLPScoreNet(keras.Model):
+    """s(x, level): an MLP on [x, embedding(level)], its output divided by sigma_level.
+
+    Dividing by sigma (NCSNv2, Song & Ermon 2020) makes the network's output
+    O(1) at every level, since the true score scales like 1/sigma.
+
+    Args:
+      input_shape: shape of one example, e.g. (2,).
+      sigmas: the noise levels, index 0 = largest.
+      hidden_units: widths of the hidden layers (paper: 3 x 128).
+      activation: hidden activation (paper: softplus).
+      embedding_dim: width of the learned noise-level embedding.
+      scale_by_sigma: divide the output by sigma_level.
+      data_std: when positive, inputs are divided by sqrt(data_std^2 + sigma^2),
+        the standard deviation of the perturbed data (Karras et al. 2022, c_in),
+        so every level sees inputs of order one; 0 disables it.
+
+    Call arguments:
+      x: float32 [N, *input_shape]; level: int32 [N] indices into sigmas.
+    """
+
+    def __init__(self, *, input_shape: Sequence[int], sigmas: Sequence[float],
+                 hidden_units: Sequence[int] = (128, 128, 128), activation: str = "softplus",
+                 embedding_dim: int = 16, scale_by_sigma: bool = True, data_std: float = 1.0,
+                 **kwargs):
+        super().__init__(**kwargs)
+        self.data_shape = tuple(int(d) for d in input_shape)
+        self.sigmas = [float(s) for s in sigmas]
+        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.activation_name = activation
+        self.embedding_dim = int(embedding_dim)
+        self.scale_by_sigma = bool(scale_by_sigma)
+        self.data_std = float(data_std)
+        self.embedding = keras.layers.Embedding(len(self.sigmas), self.embedding_dim,
+                                                name="level_embedding")
+        self.hidden = [keras.layers.Dense(u, activation=activation, name=f"hidden_{i}")
+                       for i, u in enumerate(self.hidden_units)]
+        self.out = keras.layers.Dense(int(tf.reduce_prod(self.data_shape)), name="score")
+
+    def call(self, x, level):
+        batch = tf.shape(x)[0]
+        sigma = tf.gather(tf.constant(self.sigmas, tf.float32), level)[:, None]
+        h = tf.reshape(x, [batch, -1])
+        if self.data_std > 0:
+            h = h * tf.math.rsqrt(self.data_std ** 2 + tf.square(sigma))
+        h = tf.concat([h, self.embedding(level)], axis=-1)
+        for layer in self.hidden:
+            h = layer(h)
+        score = tf.reshape(self.out(h), tf.concat([[batch], self.data_shape], 0))
+        if self.scale_by_sigma:
+            score = score / tf.reshape(sigma, [-1] + [1] * len(self.data_shape))
+        return score
+
+    def build_from_config(self, config):
+        """Creates the weights after deserialisation (Keras cannot infer two inputs)."""
+        self(tf.zeros([1, *self.data_shape]), tf.zeros([1], tf.int32))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(input_shape=list(self.data_shape), sigmas=self.sigmas,
+                      hidden_units=list(self.hidden_units), activation=self.activation_name,
+                      embedding_dim=self.embedding_dim, scale_by_sigma=self.scale_by_sigma,
+                      data_std=self.data_std)
+        return config
