@@ -115,7 +115,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp
     (["train", "--dataset=nope", "--workdir={tmp}/w"], "unknown dataset 'nope'; available:"),
     (["train", TOY, "--sigma_min=30", "--workdir={tmp}/w"], "must be larger than sigma_min"),
     (["train", TOY, "--model_options=width", "--workdir={tmp}/w"], "key=value"),
-    (["train", TOY, "--model_options=widht=3", "--workdir={tmp}/w"], "does not accept"),
+    (["train", TOY, "--model_options=widht=3", "--workdir={tmp}/w"], "rejected options"),
     (["train", TOY], "--workdir is required"),
     (["sample", "--workdir={tmp}/none", "--output={tmp}/s.npy"], "train there first"),
     (["sample", TOY, "--score=exact", "--output={tmp}/s.txt"], "--output must end in"),

@@ -24,7 +24,7 @@ def make_dataset(name: str, options: dict[str, Any], data_dir: str | None = None
     try:
         dataset = cls(data_dir=data_dir, **options)
     except (TypeError, ValueError) as e:  # Unknown or invalid keyword options.
-        raise ConfigError(f"dataset '{name}' does not accept options {options}: {e}") from e
+        raise ConfigError(f"dataset '{name}' rejected options {options}: {e}") from e
     for attribute in ("element_shape", "prior_range", "load"):
         if not hasattr(dataset, attribute):
             raise ConfigError(f"dataset plugin '{name}' lacks '{attribute}'; see "
@@ -40,7 +40,7 @@ def make_model(name: str, options: dict[str, Any], input_shape: Sequence[int],
         model = factory(input_shape=tuple(input_shape), sigmas=[float(s) for s in sigmas],
                         **options)
     except (TypeError, ValueError) as e:  # Keras raises ValueError for unknown keywords.
-        raise ConfigError(f"model '{name}' does not accept options {options}: {e}") from e
+        raise ConfigError(f"model '{name}' rejected options {options}: {e}") from e
     model(tf.zeros([1, *input_shape]), tf.zeros([1], tf.int32))
     return model
 

@@ -59,6 +59,9 @@ class TrainConfig:
     keep_checkpoints: int = 5
     log_every: int = 100
     shuffle_buffer: int = 10_000
+    ema_decay: float = 0.0  # 0 disables; NCSNv2 uses 0.999. Sampling uses the EMA weights.
+    grad_clip_norm: float = 0.0  # 0 disables; clips the global (all-replica) gradient norm.
+    jit_compile: bool = False
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -71,6 +74,10 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.grad_clip_norm < 0:
+            raise ConfigError(f"grad_clip_norm must be >= 0, got {self.grad_clip_norm}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +106,8 @@ class RunConfig:
     def architecture(self) -> dict[str, Any]:
         """What must not change when a run resumes: it decides the checkpoint's layout."""
         return {"dataset": self.dataset, "model": self.model,
-                "model_options": self.model_options, "sigmas": dataclasses.asdict(self.sigmas)}
+                "model_options": self.model_options, "sigmas": dataclasses.asdict(self.sigmas),
+                "ema": self.train.ema_decay > 0}
 
 
 def save(config: RunConfig, workdir: str) -> str:

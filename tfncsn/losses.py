@@ -52,13 +52,23 @@ def dsm_per_example(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, levels: 
     return 0.5 * _sum_over_features(tf.square(sigma * score + noise))
 
 
+def draw_dsm_noise(rng, x_shape, num_levels) -> dict[str, tf.Tensor]:
+    """The random inputs of DSM: one level per example and the Gaussian noise z."""
+    return {"levels": draw_levels(rng, x_shape[0], num_levels),
+            "noise": rng.normal(x_shape, dtype=tf.float32)}
+
+
+def dsm_from_noise(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, levels: tf.Tensor,
+                   noise: tf.Tensor, global_batch_size: int | None = None) -> LossOutput:
+    per_example = dsm_per_example(score_fn, x, sigmas, levels, noise)
+    return LossOutput(_reduce(per_example, global_batch_size), per_example, levels)
+
+
 def dsm_loss(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, rng: tf.random.Generator,
              global_batch_size: int | None = None) -> LossOutput:
     """Denoising score matching over all levels, eq. (6) of Song & Ermon (2019)."""
-    levels = draw_levels(rng, tf.shape(x)[0], tf.shape(sigmas)[0])
-    noise = rng.normal(tf.shape(x), dtype=x.dtype)
-    per_example = dsm_per_example(score_fn, x, sigmas, levels, noise)
-    return LossOutput(_reduce(per_example, global_batch_size), per_example, levels)
+    noise = draw_dsm_noise(rng, tf.shape(x), tf.shape(sigmas)[0])
+    return dsm_from_noise(score_fn, x, sigmas, global_batch_size=global_batch_size, **noise)
 
 
 def ssm_per_example(score_fn: ScoreFn, x: tf.Tensor, levels: tf.Tensor, v: tf.Tensor,
@@ -91,17 +101,51 @@ def draw_projections(rng: tf.random.Generator, shape, projection: str = "gaussia
     raise ValueError(f"unknown SSM projection '{projection}'; use one of {SSM_PROJECTIONS}")
 
 
+def draw_ssm_noise(rng, x_shape, num_levels, projection: str = "gaussian"):
+    """The random inputs of noise-annealed SSM: levels, perturbation z, projections v."""
+    return {"levels": draw_levels(rng, x_shape[0], num_levels),
+            "noise": rng.normal(x_shape, dtype=tf.float32),
+            "v": draw_projections(rng, x_shape, projection)}
+
+
+def ssm_from_noise(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, levels: tf.Tensor,
+                   noise: tf.Tensor, v: tf.Tensor, global_batch_size: int | None = None,
+                   variance_reduced: bool = True) -> LossOutput:
+    sigma = tf.gather(sigmas, levels)
+    per_example = tf.square(sigma) * ssm_per_example(
+        score_fn, x + _expand_to(sigma, x) * noise, levels, v, variance_reduced)
+    return LossOutput(_reduce(per_example, global_batch_size), per_example, levels)
+
+
 def ssm_loss(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, rng: tf.random.Generator,
              global_batch_size: int | None = None, projection: str = "gaussian",
              variance_reduced: bool = True) -> LossOutput:
     """Noise-annealed sliced score matching: SSM on x + sigma z, weighted by sigma^2."""
-    levels = draw_levels(rng, tf.shape(x)[0], tf.shape(sigmas)[0])
-    sigma = tf.gather(sigmas, levels)
-    perturbed = x + _expand_to(sigma, x) * rng.normal(tf.shape(x), dtype=x.dtype)
-    v = draw_projections(rng, tf.shape(x), projection, x.dtype)
-    per_example = tf.square(sigma) * ssm_per_example(
-        score_fn, perturbed, levels, v, variance_reduced)
-    return LossOutput(_reduce(per_example, global_batch_size), per_example, levels)
+    noise = draw_ssm_noise(rng, tf.shape(x), tf.shape(sigmas)[0], projection)
+    return ssm_from_noise(score_fn, x, sigmas, global_batch_size=global_batch_size,
+                          variance_reduced=variance_reduced, **noise)
+
+
+class StatelessRNG:
+    """The `normal`/`uniform` subset of `tf.random.Generator`, driven by one seed.
+
+    Each call uses a fresh sub-seed, so the draws are a pure function of the seed:
+    what lets a train step draw a whole batch's noise once, outside the replicas.
+    """
+
+    def __init__(self, seed: tf.Tensor):
+        self._seed = seed
+        self._calls = 0
+
+    def _next_seed(self) -> tf.Tensor:
+        self._calls += 1
+        return tf.random.experimental.stateless_fold_in(self._seed, self._calls)
+
+    def normal(self, shape, dtype=tf.float32):
+        return tf.random.stateless_normal(shape, self._next_seed(), dtype=dtype)
+
+    def uniform(self, shape, minval=0, maxval=None, dtype=tf.float32):
+        return tf.random.stateless_uniform(shape, self._next_seed(), minval, maxval, dtype)
 
 
 LOSSES = {"dsm": dsm_loss, "ssm": ssm_loss}

@@ -1,8 +1,11 @@
 """The custom training loop: strategy, checkpoints, summaries, progress.
 
 The train step (`make_train_step`) is separate from the loop (`train`) and from
-the model. Losses are scaled by the GLOBAL batch size inside each replica, so
-summing the replicas' losses gives the mean over the global batch.
+the model. Per step, the worker draws the noise of its whole batch once (from a
+seed derived from the checkpointed generator and the worker index) and splits
+data and noise over its replicas: every example gets its own noise level, and
+N replicas compute exactly what one device would on the same global batch.
+Losses are scaled by the GLOBAL batch size, so summing replicas gives the mean.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfncsn import losses
-from tfncsn.config import TrainConfig
+from tfncsn import distribute, losses
+from tfncsn.config import ConfigError, TrainConfig
 from tfncsn.interfaces import Dataset
 
 CHECKPOINT_DIR = "checkpoints"
@@ -30,26 +33,16 @@ class TrainingDivergedError(RuntimeError):
     """The loss became NaN or Inf; the last good checkpoint was kept."""
 
 
+class CheckpointError(RuntimeError):
+    """A checkpoint cannot be restored into this run; nothing was overwritten."""
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
     step: int
     loss: float  # Mean loss over the last logging window.
     checkpoint: str | None
     stopped_early: bool = False
-
-
-@dataclasses.dataclass
-class TrainState:
-    """Everything a checkpoint holds."""
-
-    step: tf.Variable
-    model: keras.Model
-    optimizer: keras.optimizers.Optimizer
-    rng: tf.random.Generator
-
-    def checkpoint(self, **extra) -> tf.train.Checkpoint:
-        return tf.train.Checkpoint(step=self.step, model=model_weights(self.model),
-                                   optimizer=self.optimizer, rng=self.rng, **extra)
 
 
 def model_weights(model: keras.Model) -> list[tf.Variable]:
@@ -62,53 +55,132 @@ def model_weights(model: keras.Model) -> list[tf.Variable]:
     return list(model.variables)
 
 
-def make_loss_fn(config: TrainConfig) -> Callable[..., losses.LossOutput]:
+@dataclasses.dataclass
+class TrainState:
+    """Everything a checkpoint holds."""
+
+    step: tf.Variable
+    model: keras.Model
+    optimizer: keras.optimizers.Optimizer
+    rng: tf.random.Generator
+    ema: list[tf.Variable]  # Exponential moving average of the trainable weights, or [].
+
+    def checkpoint(self, **extra) -> tf.train.Checkpoint:
+        items = dict(step=self.step, model=model_weights(self.model), optimizer=self.optimizer,
+                     rng=self.rng, **extra)
+        if self.ema:
+            items["ema"] = self.ema
+        return tf.train.Checkpoint(**items)
+
+
+def make_objective(config: TrainConfig):
+    """(draw, loss): draw(rng, shape, L) -> noise dict; loss(score_fn, x, sigmas, gbs, **noise)."""
     if config.loss == "ssm":
-        return functools.partial(losses.ssm_loss, projection=config.ssm_projection,
-                                 variance_reduced=config.ssm_variance_reduced)
-    return losses.dsm_loss
+        return (functools.partial(losses.draw_ssm_noise, projection=config.ssm_projection),
+                functools.partial(losses.ssm_from_noise,
+                                  variance_reduced=config.ssm_variance_reduced))
+    return losses.draw_dsm_noise, losses.dsm_from_noise
+
+
+def split_for_replicas(strategy: tf.distribute.Strategy, tensors):
+    """Distributes a structure of [B, ...] tensors: replica r gets rows r*B/R ... (r+1)*B/R."""
+    replicas = strategy.num_replicas_in_sync
+    local = replicas // distribute.worker_info(strategy)[1]
+
+    def value_fn(context):
+        index = context.replica_id_in_sync_group % local
+        return tf.nest.map_structure(
+            lambda t: tf.split(t, local, axis=0)[index], tensors)
+
+    return strategy.experimental_distribute_values_from_function(value_fn)
 
 
 def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
-                    strategy: tf.distribute.Strategy):
-    """Returns a `tf.function` running one optimisation step on a distributed batch.
+                    strategy: tf.distribute.Strategy, worker_index: int = 0):
+    """Returns a `tf.function` running one optimisation step on the next batch.
 
-    It returns the global mean loss, the per-level loss sums and example counts.
+    It returns the global mean loss, the per-level loss sums and example counts,
+    and the global gradient norm (before clipping).
     """
-    loss_fn = make_loss_fn(config)
+    draw, loss_fn = make_objective(config)
     num_levels = int(sigmas.shape[0])
+    replicas = strategy.num_replicas_in_sync
 
-    def replica_step(x):
+    def loss_and_gradients(x, noise):
         with tf.GradientTape() as tape:
-            # Divide by the global batch: replicas' losses are summed below.
             out = loss_fn(lambda x, level: state.model(x, level, training=True), x, sigmas,
-                          state.rng, global_batch_size=config.batch_size)
+                          global_batch_size=config.batch_size, **noise)
+        gradients = tape.gradient(out.loss, state.model.trainable_variables)
+        # Level-embedding gradients come as IndexedSlices; the tables are tiny [L, C].
+        return out, [tf.convert_to_tensor(g) for g in gradients]
+
+    if config.jit_compile:  # XLA for the model's forward and backward pass only.
+        loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
+
+    def replica_step(x, noise):
+        out, gradients = loss_and_gradients(x, noise)
         variables = state.model.trainable_variables
-        gradients = tape.gradient(out.loss, variables)
-        state.optimizer.apply(gradients, variables)
+        # All-reduce here so the norm (and clipping) sees the global gradient; Keras
+        # sums the replicas' gradients again in apply(), hence the division below.
+        context = tf.distribute.get_replica_context()
+        gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+        grad_norm = tf.linalg.global_norm(gradients)
+        if config.grad_clip_norm > 0:
+            gradients, _ = tf.clip_by_global_norm(gradients, config.grad_clip_norm, grad_norm)
+        state.optimizer.apply([g / replicas for g in gradients], variables)
+        for average, variable in zip(state.ema, variables):
+            average.assign(config.ema_decay * average + (1.0 - config.ema_decay) * variable)
         level_sums = tf.math.unsorted_segment_sum(out.per_example, out.levels, num_levels)
         level_counts = tf.math.unsorted_segment_sum(tf.ones_like(out.per_example), out.levels,
                                                     num_levels)
-        return out.loss, level_sums, level_counts, tf.linalg.global_norm(gradients)
+        return out.loss, level_sums, level_counts, grad_norm
 
     @tf.function
     def step(iterator):
-        results = strategy.run(replica_step, args=(next(iterator),))
-        loss, level_sums, level_counts, grad_norm = (
-            strategy.reduce(tf.distribute.ReduceOp.SUM, r, axis=None) for r in results)
+        x = next(iterator)
+        seed = tf.random.experimental.stateless_fold_in(state.rng.make_seeds(1)[:, 0],
+                                                        worker_index)
+        noise = draw(losses.StatelessRNG(seed), tf.shape(x), num_levels)
+        loss, level_sums, level_counts, grad_norm = strategy.run(
+            replica_step, args=split_for_replicas(strategy, (x, noise)))
+        reduce = functools.partial(strategy.reduce, tf.distribute.ReduceOp.SUM, axis=None)
         state.step.assign_add(1)
-        return loss, level_sums, level_counts, grad_norm / strategy.num_replicas_in_sync
+        return (reduce(loss), reduce(level_sums), reduce(level_counts),
+                strategy.reduce(tf.distribute.ReduceOp.MEAN, grad_norm, axis=None))
 
     return step
 
 
-def input_pipeline(dataset: Dataset, config: TrainConfig) -> tf.data.Dataset:
-    """Shuffled, repeated, batched training examples with the dataset's augmentations."""
+def input_pipeline(dataset: Dataset, config: TrainConfig, worker_index: int = 0,
+                   num_workers: int = 1) -> tf.data.Dataset:
+    """This worker's shuffled, repeated batches (global batch / workers each)."""
     ds = dataset.load("train", training=True, seed=config.seed)
+    if num_workers > 1:
+        ds = ds.shard(num_workers, worker_index)
     return (ds.repeat()
             .shuffle(config.shuffle_buffer, seed=config.seed)
-            .batch(config.batch_size, drop_remainder=True)
+            .batch(config.batch_size // num_workers, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
+
+
+def _checkpoint_dir(workdir: str, strategy: tf.distribute.Strategy) -> str:
+    """The chief writes to workdir; other workers to a scratch folder (MWMS needs them to save)."""
+    if distribute.is_chief(strategy):
+        return os.path.join(workdir, CHECKPOINT_DIR)
+    index, _ = distribute.worker_info(strategy)
+    return os.path.join(workdir, "tmp", f"worker-{index}", CHECKPOINT_DIR)
+
+
+def restore_or_explain(checkpoint: tf.train.Checkpoint, path: str, workdir: str):
+    """Restores `path` strictly; any failure becomes one `CheckpointError` line."""
+    try:
+        return checkpoint.restore(path).assert_existing_objects_matched()
+    except Exception as e:  # Truncated files raise IndexError, mismatches ValueError, ...
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(
+            f"checkpoint '{path}' cannot be restored into this run ({type(e).__name__}: "
+            f"{first[:300]}); it was left untouched: move it out of {workdir} to start "
+            "afresh, or use a new --workdir") from e
 
 
 def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.Tensor,
@@ -119,33 +191,41 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
 
     Args:
       build_model: returns the score model with its weights created.
+      strategy: a `tf.distribute` strategy; the default is one device.
       progress: called as progress(step, total_steps, loss) after each logging window.
       should_stop: polled after every step; when it returns True (e.g. on SIGTERM)
         a checkpoint is written and the result has `stopped_early` set.
     """
     strategy = strategy or tf.distribute.get_strategy()
     if config.batch_size % strategy.num_replicas_in_sync:
-        raise ValueError(f"batch_size {config.batch_size} does not divide over "
+        raise ConfigError(f"batch_size {config.batch_size} does not divide over "
                          f"{strategy.num_replicas_in_sync} replicas; use a multiple of it")
-    tf.random.set_seed(config.seed)
-    iterator = iter(strategy.experimental_distribute_dataset(input_pipeline(dataset, config)))
+    worker_index, num_workers = distribute.worker_info(strategy)
+    keras.utils.set_random_seed(config.seed)  # Python, NumPy, TF and Keras initialisers.
     with strategy.scope():
         model = build_model()
         optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
         optimizer.build(model.trainable_variables)
-        state = TrainState(step=tf.Variable(0, dtype=tf.int64, trainable=False), model=model,
-                           optimizer=optimizer, rng=tf.random.Generator.from_seed(config.seed))
-    checkpoint = state.checkpoint()
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(workdir, CHECKPOINT_DIR),
+        ema = [tf.Variable(v, trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+               for v in model.trainable_variables] if config.ema_decay > 0 else []
+    # Host-side state: the data iterator and the generator the noise seeds come from.
+    iterator = iter(input_pipeline(dataset, config, worker_index, num_workers))
+    state = TrainState(step=tf.Variable(0, dtype=tf.int64, trainable=False), model=model,
+                       optimizer=optimizer, rng=tf.random.Generator.from_seed(config.seed),
+                       ema=ema)
+    checkpoint = state.checkpoint(data=iterator)
+    manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(workdir, strategy),
                                          max_to_keep=config.keep_checkpoints)
-    if manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
+    if latest:
+        restore_or_explain(checkpoint, latest, workdir)
         # The checkpoint holds the old learning rate; the configured one wins on resume.
         optimizer.learning_rate = config.learning_rate
-        logging.warning("resumed from %s at step %d", manager.latest_checkpoint,
-                     int(state.step.numpy()))
-    train_step = make_train_step(state, sigmas, config, strategy)
-    writer = tf.summary.create_file_writer(os.path.join(workdir, "train"))
+        logging.warning("resumed from %s at step %d", latest, int(state.step.numpy()))
+    train_step = make_train_step(state, sigmas, config, strategy, worker_index)
+    chief = distribute.is_chief(strategy)
+    writer = (tf.summary.create_file_writer(os.path.join(workdir, "train")) if chief
+              else tf.summary.create_noop_writer())
     num_levels = int(sigmas.shape[0])
 
     window_loss, window_steps = 0.0, 0
@@ -153,6 +233,7 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
     mean_loss = math.nan
     window_start = time.perf_counter()
     step = int(state.step.numpy())
+    last_saved = step if latest else None
     while step < config.steps:
         loss, sums, counts, grad_norm = train_step(iterator)
         step += 1
@@ -160,8 +241,8 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
         if not math.isfinite(loss):
             raise TrainingDivergedError(
                 f"loss became {loss} at step {step}; kept the last good checkpoint "
-                f"({manager.latest_checkpoint or 'none yet'}); lower --learning_rate or check "
-                "the data")
+                f"({manager.latest_checkpoint or 'none yet'}); lower --learning_rate, set "
+                "--grad_clip_norm, or check the data")
         window_loss += loss
         window_steps += 1
         level_sums += sums.numpy()
@@ -174,7 +255,8 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
                 for level, (s, c) in enumerate(zip(level_sums, level_counts)):
                     if c:
                         tf.summary.scalar(f"loss_per_level/{level}", s / c)
-                tf.summary.scalar("learning_rate", float(optimizer.learning_rate))
+                tf.summary.scalar("learning_rate",
+                                  float(tf.convert_to_tensor(optimizer.learning_rate)))
                 tf.summary.scalar("grad_norm", float(grad_norm))
                 tf.summary.scalar("steps_per_second", window_steps / max(elapsed, 1e-9))
             if progress is not None:
@@ -184,23 +266,35 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
             window_start = time.perf_counter()
         if step % config.checkpoint_every == 0:
             manager.save(checkpoint_number=step)
+            last_saved = step
         if should_stop is not None and should_stop():
             break
-    if manager.latest_checkpoint is None or not manager.latest_checkpoint.endswith(f"-{step}"):
+    if last_saved != step:
         manager.save(checkpoint_number=step)
     writer.flush()
-    return TrainResult(step=step, loss=mean_loss, checkpoint=manager.latest_checkpoint,
+    return TrainResult(step=step, loss=mean_loss,
+                       checkpoint=tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR)),
                        stopped_early=step < config.steps)
 
 
-def restore_model(model: keras.Model, workdir: str) -> int:
-    """Loads the latest checkpoint's model weights; returns its training step."""
+def restore_model(model: keras.Model, workdir: str, use_ema: bool = True) -> int:
+    """Loads the latest checkpoint's weights (its EMA weights when it has them); returns the step."""
     directory = os.path.join(workdir, CHECKPOINT_DIR)
     path = tf.train.latest_checkpoint(directory)
     if path is None:
         raise FileNotFoundError(f"no checkpoint in '{directory}'; train with "
                                 f"`tfncsn train --workdir={workdir} ...` first")
     step = tf.Variable(0, dtype=tf.int64, trainable=False)
-    tf.train.Checkpoint(model=model_weights(model), step=step).restore(path).expect_partial() \
-        .assert_existing_objects_matched()
+    has_ema = any(name.startswith("ema/") for name, _ in tf.train.list_variables(path))
+    items = {"model": model_weights(model), "step": step}
+    if has_ema and use_ema:
+        items["ema"] = [tf.Variable(v) for v in model.trainable_variables]
+    checkpoint = tf.train.Checkpoint(**items)
+    try:
+        checkpoint.restore(path).expect_partial().assert_existing_objects_matched()
+    except Exception as e:  # Whatever the reason, the checkpoint does not fit.
+        raise CheckpointError(f"checkpoint '{path}' does not fit this model "
+                              f"({type(e).__name__}: {str(e).splitlines()[0][:300]})") from e
+    for variable, average in zip(model.trainable_variables, items.get("ema", [])):
+        variable.assign(average)
     return int(step.numpy())

@@ -30,6 +30,8 @@ _FIELDS = {
     "ssm_variance_reduced": ("train", "ssm_variance_reduced"),
     "checkpoint_every": ("train", "checkpoint_every"),
     "keep_checkpoints": ("train", "keep_checkpoints"), "log_every": ("train", "log_every"),
+    "ema_decay": ("train", "ema_decay"), "grad_clip_norm": ("train", "grad_clip_norm"),
+    "jit_compile": ("train", "jit_compile"),
 }
 
 

@@ -44,6 +44,16 @@ flags.DEFINE_bool("ssm_variance_reduced", True, "Use the variance-reduced SSM ob
 flags.DEFINE_integer("checkpoint_every", 5000, "Steps between checkpoints.")
 flags.DEFINE_integer("keep_checkpoints", 5, "How many recent checkpoints to keep.")
 flags.DEFINE_integer("log_every", 100, "Steps between summaries and progress lines.")
+flags.DEFINE_float("ema_decay", 0.0, "EMA of the weights (0: off; NCSNv2 uses 0.999); "
+                   "sampling uses the EMA weights when on.")
+flags.DEFINE_float("grad_clip_norm", 0.0, "Clip the global gradient norm (0: off).")
+flags.DEFINE_bool("jit_compile", False, "Compile the forward and backward pass with XLA.")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"],
+                  "tf.distribute strategy: one device, all local GPUs, workers from "
+                  "TF_CONFIG, or a TPU.")
+flags.DEFINE_integer("num_cpu_devices", 0, "Split the CPU into this many logical devices "
+                     "(testing mirrored/multi_worker without GPUs).")
+flags.DEFINE_string("tpu", "", "TPU name or address for --strategy=tpu.")
 
 # Sampling (SPEC section 4).
 flags.DEFINE_string("sampler", "annealed_langevin", "Sampler plugin name.")

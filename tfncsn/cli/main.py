@@ -33,9 +33,11 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from tfncsn.interfaces import DataNotFoundError
     from tfncsn.registry import PluginError
     from tfncsn.schedules import InvalidSigmasError
-    from tfncsn.training import TrainingDivergedError
-    return (ConfigError, DataNotFoundError, PluginError, InvalidSigmasError,
-            TrainingDivergedError, FileNotFoundError, NotADirectoryError, PermissionError)
+    from tfncsn.distribute import StrategyError
+    from tfncsn.training import CheckpointError, TrainingDivergedError
+    return (ConfigError, DataNotFoundError, PluginError, InvalidSigmasError, StrategyError,
+            CheckpointError, TrainingDivergedError, FileNotFoundError, NotADirectoryError,
+            PermissionError)
 
 
 def _fail(command: str, message: str) -> None:

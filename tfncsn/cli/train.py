@@ -7,7 +7,7 @@ import threading
 
 from absl import logging
 
-from tfncsn import builders, config as run_config, training
+from tfncsn import builders, config as run_config, distribute, training
 from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS
 from tfncsn.config import ConfigError
@@ -16,13 +16,16 @@ from tfncsn.config import ConfigError
 def run() -> None:
     if not FLAGS.workdir:
         raise ConfigError("--workdir is required: it receives the checkpoints and summaries")
+    # First: logical CPU devices can only be set up before TensorFlow makes any tensor.
+    strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices, FLAGS.tpu)
     saved = common.saved_config_or_none(FLAGS.workdir)
     config = common.config_from_flags(saved)
     if saved is not None:
         run_config.check_resumable(saved, config, FLAGS.workdir)
     dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)
     sigmas = builders.make_sigmas(config.sigmas)
-    run_config.save(config, FLAGS.workdir)
+    if distribute.is_chief(strategy):
+        run_config.save(config, FLAGS.workdir)
 
     def build_model():
         return builders.make_model(config.model, config.model_options, dataset.element_shape,
@@ -43,7 +46,7 @@ def run() -> None:
             bar.refresh()
 
         result = training.train(build_model, dataset, sigmas, config.train, FLAGS.workdir,
-                                progress=progress, should_stop=stop.is_set)
+                                strategy=strategy, progress=progress, should_stop=stop.is_set)
     finally:
         bar.close()
         for s, handler in previous.items():

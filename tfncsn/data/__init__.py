@@ -1,0 +1,4 @@
+"""Data helpers shared by the dataset plugins (`tfncsn_plugins.datasets`, SPEC section 7).
+
+`preprocessing` holds the pure TensorFlow transforms of the paper's pipeline.
+"""
