@@ -62,6 +62,7 @@ class TrainConfig:
     ema_decay: float = 0.0  # 0 disables; NCSNv2 uses 0.999. Sampling uses the EMA weights.
     grad_clip_norm: float = 0.0  # 0 disables; clips the global (all-replica) gradient norm.
     jit_compile: bool = False
+    sample_every: int = 0  # Steps between sample grids in TensorBoard (0: never).
 
     def __post_init__(self):
         if self.loss not in LOSSES:
@@ -69,6 +70,8 @@ class TrainConfig:
         if self.ssm_projection not in SSM_PROJECTIONS:
             raise ConfigError(f"unknown SSM projection '{self.ssm_projection}'; use one of "
                               f"{', '.join(SSM_PROJECTIONS)}")
+        if self.sample_every < 0:
+            raise ConfigError(f"sample_every must be >= 0, got {self.sample_every}")
         for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -54,3 +54,11 @@ def save_png(array_or_image, path: str) -> None:
     if isinstance(image, np.ndarray):
         image = Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image)
     image.save(path, format="PNG")
+
+
+def states_strip(states: np.ndarray, final: np.ndarray, rows: int = 8) -> np.ndarray:
+    """Paper Fig. 4: each row one sample, left to right its kept states and the final image."""
+    states = np.asarray(states)[:, :rows]  # [K, n, H, W, C]
+    frames = np.concatenate([states, np.asarray(final)[None, :rows]], axis=0)
+    per_row = np.transpose(frames, (1, 0, 2, 3, 4))  # [n, K + 1, H, W, C]
+    return image_grid(per_row.reshape(-1, *per_row.shape[2:]), columns=frames.shape[0])

@@ -84,6 +84,8 @@ class Dataset(abc.ABC):
 
     # Optional: `summarize(samples: np.ndarray) -> str`, a one-line description of
     # samples that `tfncsn sample` prints (the toy prints its mode weights).
+    # Optional for images: `postprocess(x)` (model space -> pixels in [0, 1]) and
+    # `to_model_space(pixels)`, its inverse (e.g. the logit transform).
 
     def __init__(self, data_dir: str | None = None):
         self.data_dir = data_dir

@@ -171,6 +171,47 @@ def _checkpoint_dir(workdir: str, strategy: tf.distribute.Strategy) -> str:
     return os.path.join(workdir, "tmp", f"worker-{index}", CHECKPOINT_DIR)
 
 
+def _holds_data_position(path: str) -> bool:
+    return any(name.startswith("data/") for name, _ in tf.train.list_variables(path))
+
+
+class _Saver:
+    """A CheckpointManager that also saves the data iterator's position when it can.
+
+    Pipelines built from Python code (`from_generator`, `py_function`) cannot be
+    serialized; their checkpoints then hold everything but the data position, so
+    a resumed run restarts the data order (a one-time warning says so).
+    """
+
+    def __init__(self, state: TrainState, iterator, directory: str, keep: int,
+                 with_data: bool):
+        self._state, self._iterator = state, iterator
+        self._directory, self._keep = directory, keep
+        self._build(with_data)
+
+    def _build(self, with_data: bool) -> None:
+        self.with_data = with_data
+        self.checkpoint = self._state.checkpoint(**({"data": self._iterator} if with_data else {}))
+        self.manager = tf.train.CheckpointManager(self.checkpoint, self._directory,
+                                                  max_to_keep=self._keep)
+
+    @property
+    def latest(self) -> str | None:
+        return self.manager.latest_checkpoint
+
+    def save(self, step: int) -> str:
+        try:
+            return self.manager.save(checkpoint_number=step)
+        except tf.errors.OpError as e:
+            if not self.with_data:
+                raise
+            logging.warning("the data pipeline cannot be checkpointed (%s); checkpoints will "
+                            "not hold the data position, so a resumed run restarts the data "
+                            "order", str(e).strip().splitlines()[0][:200])
+            self._build(with_data=False)
+            return self.manager.save(checkpoint_number=step)
+
+
 def restore_or_explain(checkpoint: tf.train.Checkpoint, path: str, workdir: str):
     """Restores `path` strictly; any failure becomes one `CheckpointError` line."""
     try:
@@ -186,7 +227,8 @@ def restore_or_explain(checkpoint: tf.train.Checkpoint, path: str, workdir: str)
 def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.Tensor,
           config: TrainConfig, workdir: str, strategy: tf.distribute.Strategy | None = None,
           progress: Callable[[int, int, float], None] | None = None,
-          should_stop: Callable[[], bool] | None = None) -> TrainResult:
+          should_stop: Callable[[], bool] | None = None,
+          snapshot: Callable[[keras.Model], np.ndarray] | None = None) -> TrainResult:
     """Trains until `config.steps`, resuming from the latest checkpoint in `workdir`.
 
     Args:
@@ -195,6 +237,8 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
       progress: called as progress(step, total_steps, loss) after each logging window.
       should_stop: polled after every step; when it returns True (e.g. on SIGTERM)
         a checkpoint is written and the result has `stopped_early` set.
+      snapshot: every `config.sample_every` steps, snapshot(model) returns a uint8
+        image [H, W, C] (e.g. a grid of samples) that goes to TensorBoard as "samples".
     """
     strategy = strategy or tf.distribute.get_strategy()
     if config.batch_size % strategy.num_replicas_in_sync:
@@ -213,10 +257,10 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
     state = TrainState(step=tf.Variable(0, dtype=tf.int64, trainable=False), model=model,
                        optimizer=optimizer, rng=tf.random.Generator.from_seed(config.seed),
                        ema=ema)
-    checkpoint = state.checkpoint(data=iterator)
-    manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(workdir, strategy),
-                                         max_to_keep=config.keep_checkpoints)
     latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
+    saver = _Saver(state, iterator, _checkpoint_dir(workdir, strategy), config.keep_checkpoints,
+                   with_data=latest is None or _holds_data_position(latest))
+    checkpoint = saver.checkpoint
     if latest:
         restore_or_explain(checkpoint, latest, workdir)
         # The checkpoint holds the old learning rate; the configured one wins on resume.
@@ -241,7 +285,7 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
         if not math.isfinite(loss):
             raise TrainingDivergedError(
                 f"loss became {loss} at step {step}; kept the last good checkpoint "
-                f"({manager.latest_checkpoint or 'none yet'}); lower --learning_rate, set "
+                f"({saver.latest or 'none yet'}); lower --learning_rate, set "
                 "--grad_clip_norm, or check the data")
         window_loss += loss
         window_steps += 1
@@ -264,13 +308,16 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
             window_loss, window_steps = 0.0, 0
             level_sums[:], level_counts[:] = 0, 0
             window_start = time.perf_counter()
+        if snapshot is not None and config.sample_every and step % config.sample_every == 0:
+            with writer.as_default(step=step):
+                tf.summary.image("samples", snapshot(model)[None])
         if step % config.checkpoint_every == 0:
-            manager.save(checkpoint_number=step)
+            saver.save(step)
             last_saved = step
         if should_stop is not None and should_stop():
             break
     if last_saved != step:
-        manager.save(checkpoint_number=step)
+        saver.save(step)
     writer.flush()
     return TrainResult(step=step, loss=mean_loss,
                        checkpoint=tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR)),

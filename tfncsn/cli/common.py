@@ -31,7 +31,7 @@ _FIELDS = {
     "checkpoint_every": ("train", "checkpoint_every"),
     "keep_checkpoints": ("train", "keep_checkpoints"), "log_every": ("train", "log_every"),
     "ema_decay": ("train", "ema_decay"), "grad_clip_norm": ("train", "grad_clip_norm"),
-    "jit_compile": ("train", "jit_compile"),
+    "jit_compile": ("train", "jit_compile"), "sample_every": ("train", "sample_every"),
 }
 
 

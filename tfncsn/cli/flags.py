@@ -44,6 +44,8 @@ flags.DEFINE_bool("ssm_variance_reduced", True, "Use the variance-reduced SSM ob
 flags.DEFINE_integer("checkpoint_every", 5000, "Steps between checkpoints.")
 flags.DEFINE_integer("keep_checkpoints", 5, "How many recent checkpoints to keep.")
 flags.DEFINE_integer("log_every", 100, "Steps between summaries and progress lines.")
+flags.DEFINE_integer("sample_every", 0, "Steps between sample grids in TensorBoard (0: never); "
+                     "each runs the full sampler on 16 samples.")
 flags.DEFINE_float("ema_decay", 0.0, "EMA of the weights (0: off; NCSNv2 uses 0.999); "
                    "sampling uses the EMA weights when on.")
 flags.DEFINE_float("grad_clip_norm", 0.0, "Clip the global gradient norm (0: off).")
@@ -92,3 +94,19 @@ def parse_options(items: list[str], what: str) -> dict[str, Any]:
 def explicitly_set(name: str) -> bool:
     """True when the flag came from the command line or a flagfile."""
     return FLAGS[name].present > 0
+
+# Inpainting (Algorithm 2).
+flags.DEFINE_string("images", None, "inpaint: images to complete: test:N or train:N (the run's "
+                    "dataset), a .npy/.npz array [N,H,W,C] in [0,1] or uint8, an image file or "
+                    "a folder of images.")
+flags.DEFINE_string("mask", "right_half", "inpaint: the region to fill (left_half, right_half, "
+                    "top_half, bottom_half, center) or a .npy/.png file where 1/white marks "
+                    "KNOWN pixels.")
+flags.DEFINE_integer("num_completions", 4, "inpaint: completions drawn per image.")
+
+# Benchmark.
+flags.DEFINE_list("bench_networks", ["28x28x1:64", "32x32x3:128"], "bench: HxWxC:ngf of each "
+                  "network (the paper's MNIST and CIFAR-10 sizes by default).")
+flags.DEFINE_list("bench_batch_sizes", ["8"], "bench: batch sizes to measure.")
+flags.DEFINE_list("bench_jit", ["off", "on"], "bench: jit_compile settings to measure (off, on).")
+flags.DEFINE_integer("bench_steps", 5, "bench: timed steps per configuration after warm-up.")

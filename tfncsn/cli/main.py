@@ -6,6 +6,8 @@ Commands:
   train     train a score network into --workdir (resumes from its checkpoint)
   sample    draw --num_samples with the run's sampler into --output (.npy/.npz/.png)
   figure3   the paper's Fig. 3: i.i.d. | Langevin | annealed Langevin (2-D data)
+  inpaint   complete the hidden part of --images under --mask (Algorithm 2)
+  bench     training images/s, score evaluations/s and peak memory of a network
   plugins   list datasets, sigma schedules, samplers and models, and who ships them
 
 Flags after --flagfile override the file. `tfncsn --helpfull` lists every flag.
@@ -23,6 +25,8 @@ COMMANDS = {
     "train": "tfncsn.cli.train",
     "sample": "tfncsn.cli.sample",
     "figure3": "tfncsn.cli.figure3",
+    "inpaint": "tfncsn.cli.inpaint",
+    "bench": "tfncsn.cli.bench",
     "plugins": "tfncsn.cli.plugins",
 }
 

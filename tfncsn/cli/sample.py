@@ -40,15 +40,24 @@ def write(path: str, extension: str, samples: np.ndarray, states, source) -> Non
         box = source.dataset.prior_range
         figures.save_png(figures.scatter_panels([(source.description, samples)], box), path)
     elif samples.ndim == 4:
-        figures.save_png(figures.image_grid(_to_unit(samples, source)), path)
+        figures.save_png(figures.image_grid(to_pixels(samples, source)), path)
+        if states is not None:
+            strip = figures.states_strip(to_pixels(states, source), to_pixels(samples, source))
+            figures.save_png(strip, states_path(path))
     else:
         raise ConfigError(f"cannot draw samples of shape {samples.shape[1:]} as PNG; "
                           "use .npy or .npz")
 
 
-def _to_unit(images: np.ndarray, source) -> np.ndarray:
-    low, high = source.dataset.prior_range
-    return (images - low) / (high - low)
+def to_pixels(images: np.ndarray, source) -> np.ndarray:
+    """Model-space images -> [0, 1] pixels through the dataset's `postprocess`, if any."""
+    postprocess = getattr(source.dataset, "postprocess", None)
+    return np.asarray(postprocess(images)) if postprocess else np.clip(images, 0.0, 1.0)
+
+
+def states_path(path: str) -> str:
+    """Where the intermediate-states strip of a PNG output goes: NAME_states.png."""
+    return path[:-len(".png")] + "_states.png"
 
 
 def run() -> None:
@@ -65,3 +74,6 @@ def run() -> None:
     summary = common.summarize(source.dataset, samples)
     print(f"wrote {FLAGS.output}: {len(samples)} samples from the {source.description}"
           + (f"; {summary}" if summary else ""))
+    if extension == ".png" and states is not None and samples.ndim == 4:
+        print(f"wrote {states_path(FLAGS.output)}: intermediate states every "
+              f"{FLAGS.keep_every} steps")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import signal
 import threading
 
+import numpy as np
+import tensorflow as tf
 from absl import logging
 
 from tfncsn import builders, config as run_config, distribute, training
-from tfncsn.cli import common
+from tfncsn import figures
+from tfncsn.cli import common, sample
 from tfncsn.cli.flags import FLAGS
 from tfncsn.config import ConfigError
 
@@ -31,6 +34,17 @@ def run() -> None:
         return builders.make_model(config.model, config.model_options, dataset.element_shape,
                                    sigmas.numpy())
 
+    def snapshot(model):
+        """16 samples with the run's sampler from the current weights, as one image."""
+        score_fn = tf.function(lambda x, level: model(x, level, training=False))
+        source = common.ScoreSource(config, dataset, sigmas, score_fn, "snapshot")
+        samples = sample.draw(source, 16, config.train.seed).x.numpy()
+        if samples.ndim == 4:
+            return figures.image_grid(sample.to_pixels(samples, source))
+        box = dataset.prior_range
+        return np.asarray(figures.scatter_panels([("samples", samples.reshape(16, -1)[:, :2])],
+                                                 box))
+
     stop = threading.Event()
 
     def request_stop(signum, frame):
@@ -46,7 +60,8 @@ def run() -> None:
             bar.refresh()
 
         result = training.train(build_model, dataset, sigmas, config.train, FLAGS.workdir,
-                                strategy=strategy, progress=progress, should_stop=stop.is_set)
+                                strategy=strategy, progress=progress, should_stop=stop.is_set,
+                                snapshot=snapshot)
     finally:
         bar.close()
         for s, handler in previous.items():

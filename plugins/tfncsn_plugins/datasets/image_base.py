@@ -67,14 +67,15 @@ class ImageDataset(Dataset):
             x = tf.data.Dataset.zip((x, seeds)).map(self._augment,
                                                     num_parallel_calls=tf.data.AUTOTUNE)
         if self.logit_transform:
-            x = x.map(self._to_model_space, num_parallel_calls=tf.data.AUTOTUNE)
+            x = x.map(self.to_model_space, num_parallel_calls=tf.data.AUTOTUNE)
         return x
 
     def _rescale(self, image: tf.Tensor) -> tf.Tensor:
         image = tf.ensure_shape(image, self.element_shape)
         return preprocessing.to_unit_interval(image, self.levels - 1)
 
-    def _to_model_space(self, x: tf.Tensor) -> tf.Tensor:
+    def to_model_space(self, x: tf.Tensor) -> tf.Tensor:
+        """Pixels in [0, 1] -> the space the model works in (the logit, when enabled)."""
         return preprocessing.logit_transform(x) if self.logit_transform else x
 
     def _augment(self, x: tf.Tensor, random: tf.Tensor) -> tf.Tensor:
@@ -95,7 +96,7 @@ class LabelledImageDataset(ImageDataset):
     def load_labelled(self, split: str) -> tf.data.Dataset:
         """Finite (image, label) pairs; images exactly as `load(split)` gives them."""
         def pair(example):
-            image = self._to_model_space(self._rescale(example["image"]))
+            image = self.to_model_space(self._rescale(example["image"]))
             return image, tf.cast(example["label"], tf.int64)
 
         return self._source(check_split(split)).map(pair, num_parallel_calls=tf.data.AUTOTUNE)

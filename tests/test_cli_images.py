@@ -1,0 +1,127 @@
+"""Image runs through the `tfncsn` command: a tiny CondRefineNet, inpainting, strips, bench."""
+
+import glob
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from conftest import REPO, cli_env, error_line, run_cli
+
+TINY = ["--model=refinenet", "--model_options=ngf=8", "--batch_size=16", "--log_every=10",
+        "--step_convention=reference"]
+
+# The real CLI inside tfds.testing.mock_data: TFDS hands out random examples, nothing is read.
+MOCK_TFDS_CLI = """
+import sys
+import tensorflow_datasets as tfds
+from tfncsn.cli.main import run
+sys.argv = ["tfncsn", *sys.argv[1:]]
+with tfds.testing.mock_data(num_examples=64):
+    run()
+"""
+
+
+def logged_losses(workdir):
+    """The `loss` scalars of a run's TensorBoard events, in step order."""
+    values = []
+    for path in glob.glob(str(workdir / "train" / "events*")):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                if value.tag == "loss":
+                    values.append((event.step, float(tf.make_ndarray(value.tensor))))
+    return [v for _, v in sorted(values)]
+
+
+def assert_trained(workdir, steps):
+    losses = logged_losses(workdir)
+    assert len(losses) == steps // 10
+    half = len(losses) // 2  # The loss falls: later windows average clearly lower.
+    assert np.mean(losses[half:]) < 0.95 * np.mean(losses[:half]), losses
+    assert (workdir / "checkpoints" / f"ckpt-{steps}.index").exists()
+
+
+def test_tiny_refinenet_trains_on_mock_cifar10(tmp_path):
+    workdir = tmp_path / "cifar"
+    proc = subprocess.run([sys.executable, "-c", MOCK_TFDS_CLI, "train", "--dataset=cifar10",
+                           *TINY, "--steps=40", f"--workdir={workdir}"], cwd=REPO, text=True,
+                          capture_output=True, env=cli_env(), timeout=600)
+    assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr[-2000:])
+    assert_trained(workdir, 40)
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    """A tiny CondRefineNet trained on scikit-learn's 8x8 digits."""
+    workdir = tmp_path_factory.mktemp("digits") / "run"
+    run_cli("train", "--dataset=digits", *TINY, "--steps=60", f"--workdir={workdir}")
+    return workdir
+
+
+def test_tiny_refinenet_trains_on_digits(digits_run):
+    assert_trained(digits_run, 60)
+
+
+def test_inpainting_keeps_known_pixels_with_an_irregular_mask(digits_run, tmp_path):
+    gen = np.random.default_rng(0)
+    known = (gen.uniform(size=(8, 8)) < 0.5).astype(np.float32)  # Not a rectangle.
+    np.save(tmp_path / "mask.npy", known)
+    images = gen.uniform(size=(2, 8, 8, 1)).astype(np.float32)
+    np.save(tmp_path / "images.npy", images)
+    output = tmp_path / "out.npz"
+    run_cli("inpaint", f"--workdir={digits_run}", f"--images={tmp_path / 'images.npy'}",
+            f"--mask={tmp_path / 'mask.npy'}", "--num_completions=3", "--steps_per_level=5",
+            f"--output={output}")
+    result = np.load(output)
+    completions = result["completions"]
+    assert completions.shape == (2, 3, 8, 8, 1)
+    mask = known[None, None, :, :, None] == 1
+    expected = np.broadcast_to(images[:, None], completions.shape)
+    # Known pixels end at the observation plus the last level's noise (sigma_L = 0.01).
+    assert np.abs(completions - expected)[np.broadcast_to(mask, completions.shape)].max() < 0.06
+    hidden = np.broadcast_to(~mask, completions.shape)
+    assert np.abs(completions - expected)[hidden].mean() > 0.1
+
+
+def test_inpainting_figure_and_dataset_images(digits_run, tmp_path):
+    output = tmp_path / "fig.png"
+    proc = run_cli("inpaint", f"--workdir={digits_run}", "--images=test:3", "--mask=center",
+                   "--num_completions=2", "--steps_per_level=2", f"--output={output}")
+    assert "75% of pixels known" in proc.stdout
+    width, height = Image.open(output).size  # 3 rows x (original, masked, 2 completions).
+    assert (width, height) == (2 + 4 * 10, 2 + 3 * 10)
+
+
+def test_sample_grid_and_intermediate_states_strip(digits_run, tmp_path):
+    output = tmp_path / "grid.png"
+    run_cli("sample", f"--workdir={digits_run}", "--num_samples=4", "--steps_per_level=4",
+            "--keep_every=10", f"--output={output}")
+    assert Image.open(output).size == (2 + 2 * 10, 2 + 2 * 10)
+    strip = Image.open(tmp_path / "grid_states.png")
+    assert strip.size == (2 + (4 + 1) * 10, 2 + 4 * 10)  # 40 steps / 10 = 4 states + final.
+
+
+def test_bad_inpainting_input_is_one_line(digits_run, tmp_path):
+    np.save(tmp_path / "wrong.npy", np.zeros((2, 5, 5, 1), np.float32))
+    for args, expected in [
+        ([f"--images={tmp_path / 'wrong.npy'}"], "the model needs (8, 8, 1)"),
+        (["--images=test:2", "--mask=diagonal"], "--mask must be one of"),
+        (["--images=nowhere.npy"], "does not exist"),
+    ]:
+        proc = run_cli("inpaint", f"--workdir={digits_run}", *args,
+                       f"--output={tmp_path / 'o.png'}", check=False)
+        assert expected in error_line(proc)
+
+
+def test_bench_writes_its_table(tmp_path):
+    output = tmp_path / "bench.json"
+    run_cli("bench", "--bench_networks=8x8x1:4", "--bench_batch_sizes=2", "--bench_jit=off",
+            "--bench_steps=1", f"--output={output}")
+    (row,) = json.loads(output.read_text())["results"]
+    for key in ("train_images_per_second", "score_evaluations_per_second", "peak_memory_mb",
+                "parameters"):
+        assert row[key] > 0, key

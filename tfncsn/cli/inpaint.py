@@ -1,0 +1,70 @@
+"""`tfncsn inpaint`: completes the hidden part of images (Algorithm 2) and draws the figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from tfncsn import figures, image_io
+from tfncsn.cli import common
+from tfncsn.cli.flags import FLAGS
+from tfncsn.config import ConfigError
+from tfncsn.inpainting import inpaint
+from tfncsn.langevin import uniform_prior
+
+
+def dataset_images(dataset, spec: str) -> np.ndarray | None:
+    """`test:N` / `train:N`: the first N examples of the run's dataset, as pixels."""
+    split, sep, count = spec.partition(":")
+    if not sep or split not in ("test", "train"):
+        return None
+    if not count.isdigit() or int(count) < 1:
+        raise ConfigError(f"--images={spec}: N must be a positive integer")
+    examples = np.stack(list(dataset.load(split).take(int(count)).as_numpy_iterator()))
+    postprocess = getattr(dataset, "postprocess", None)
+    return np.asarray(postprocess(examples)) if postprocess else examples
+
+
+def figure(images: np.ndarray, known: np.ndarray, completions: np.ndarray) -> np.ndarray:
+    """Rows: original | masked (hidden pixels grey) | completions."""
+    masked = images * known + 0.5 * (1 - known)
+    rows = [np.concatenate([[img], [msk], done]) for img, msk, done in
+            zip(images, masked, completions)]
+    return figures.image_grid(np.concatenate(rows), columns=2 + completions.shape[1])
+
+
+def run() -> None:
+    extension = common.check_output(FLAGS.output, (".png", ".npz"))
+    if not FLAGS.images:
+        raise ConfigError("--images is required (test:N, train:N, a .npy/.npz file, an image "
+                          "or a folder of images)")
+    if FLAGS.num_completions < 1:
+        raise ConfigError(f"--num_completions must be at least 1, got {FLAGS.num_completions}")
+    source = common.score_source()
+    shape = tuple(source.dataset.element_shape)
+    if len(shape) != 3:
+        raise ConfigError(f"inpaint needs an image dataset; '{source.config.dataset}' has "
+                          f"examples of shape {shape}")
+    images = dataset_images(source.dataset, FLAGS.images)
+    if images is None:
+        images = image_io.load_images(FLAGS.images, shape)
+    known = image_io.make_mask(FLAGS.mask, shape)
+    k = FLAGS.num_completions
+    to_model = getattr(source.dataset, "to_model_space", lambda x: x)
+    y = tf.repeat(tf.convert_to_tensor(to_model(images), tf.float32), k, axis=0)
+    rng = tf.random.Generator.from_seed(FLAGS.seed)
+    settings = source.config.sampler
+    x0 = uniform_prior(rng, y.shape, *source.dataset.prior_range)
+    num_levels = int(source.sigmas.shape[0])
+    with common.progress_bar(num_levels * settings.steps_per_level, "inpaint") as bar:
+        out = inpaint(source.score_fn, y, known, source.sigmas, x0, rng=rng, eps=settings.eps,
+                      steps_per_level=settings.steps_per_level,
+                      convention=settings.convention, callback=common.step_callback(bar))
+    postprocess = getattr(source.dataset, "postprocess", lambda x: x)
+    completions = np.asarray(postprocess(out.x)).reshape(len(images), k, *shape)
+    if extension == ".npz":
+        np.savez(FLAGS.output, images=images, mask=known, completions=completions)
+    else:
+        figures.save_png(figure(images, known, completions), FLAGS.output)
+    print(f"wrote {FLAGS.output}: {len(images)} images x {k} completions "
+          f"({known.mean():.0%} of pixels known) from the {source.description}")

@@ -1,0 +1,100 @@
+"""Reading user images and inpainting masks into [N, H, W, C] float32 arrays in [0, 1]."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+
+from tfncsn.config import ConfigError
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+NAMED_MASKS = ("left_half", "right_half", "top_half", "bottom_half", "center")
+
+
+def _fit(image: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:
+    """Centre-crops to a square, resizes to H x W and converts to C channels, in [0, 1]."""
+    height, width, channels = shape
+    side = min(image.size)
+    left, top = (image.size[0] - side) // 2, (image.size[1] - side) // 2
+    image = image.crop((left, top, left + side, top + side)).resize((width, height),
+                                                                    Image.BILINEAR)
+    array = np.asarray(image.convert("L" if channels == 1 else "RGB"), np.float32) / 255.0
+    return array.reshape(height, width, channels)
+
+
+def _from_array(array: np.ndarray, shape, path: str) -> np.ndarray:
+    if array.dtype == np.uint8:
+        array = array.astype(np.float32) / 255.0
+    array = np.asarray(array, np.float32)
+    if array.ndim == len(shape):
+        array = array[None]
+    if tuple(array.shape[1:]) != tuple(shape):
+        raise ConfigError(f"{path} holds images of shape {array.shape[1:]}, the model needs "
+                          f"{tuple(shape)}")
+    if array.min() < 0 or array.max() > 1:
+        raise ConfigError(f"{path}: float images must lie in [0, 1], got "
+                          f"[{array.min():.3g}, {array.max():.3g}]")
+    return array
+
+
+def load_images(spec: str, shape: tuple[int, int, int]) -> np.ndarray:
+    """Images from a .npy/.npz file, an image file or a folder of images, fitted to `shape`."""
+    if not os.path.exists(spec):
+        raise ConfigError(f"--images: '{spec}' does not exist (use test:N, train:N, a .npy/.npz "
+                          "file, an image or a folder of images)")
+    if os.path.isdir(spec):
+        files = sorted(os.path.join(root, f) for root, _, names in os.walk(spec)
+                       for f in names if f.lower().endswith(IMAGE_EXTENSIONS))
+        if not files:
+            raise ConfigError(f"--images: no PNG or JPEG files under '{spec}'")
+        return np.stack([_fit(Image.open(f), shape) for f in files])
+    extension = os.path.splitext(spec)[1].lower()
+    try:
+        if extension == ".npy":
+            return _from_array(np.load(spec), shape, spec)
+        if extension == ".npz":
+            with np.load(spec) as data:
+                key = "images" if "images" in data else data.files[0]
+                return _from_array(data[key], shape, spec)
+        if extension in IMAGE_EXTENSIONS:
+            return _fit(Image.open(spec), shape)[None]
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"--images: cannot read '{spec}': {e}") from e
+    raise ConfigError(f"--images: unsupported file '{spec}' (use .npy, .npz, .png or .jpg)")
+
+
+def make_mask(spec: str, shape: tuple[int, int, int]) -> np.ndarray:
+    """Mask [H, W, C] with 1 = known pixel (Algorithm 2's m).
+
+    A name says which region is hidden; a .npy or .png file gives m itself
+    (1 or white = known).
+    """
+    height, width, channels = shape
+    known = np.ones((height, width), np.float32)
+    if spec in NAMED_MASKS:
+        hidden = {
+            "left_half": (slice(None), slice(0, width // 2)),
+            "right_half": (slice(None), slice(width // 2, None)),
+            "top_half": (slice(0, height // 2), slice(None)),
+            "bottom_half": (slice(height // 2, None), slice(None)),
+            "center": (slice(height // 4, height - height // 4),
+                       slice(width // 4, width - width // 4)),
+        }[spec]
+        known[hidden] = 0.0
+    elif os.path.isfile(spec) and spec.lower().endswith((".npy", ".png")):
+        if spec.lower().endswith(".npy"):
+            loaded = np.load(spec).astype(np.float32)
+        else:
+            loaded = np.asarray(Image.open(spec).convert("L"), np.float32) / 255.0
+        loaded = np.squeeze(loaded)
+        if loaded.shape not in ((height, width), (height, width, channels)):
+            raise ConfigError(f"--mask {spec} has shape {loaded.shape}, need ({height}, {width})")
+        known = (loaded > 0.5).astype(np.float32)
+        if known.ndim == 3:
+            return known
+    else:
+        raise ConfigError(f"--mask must be one of {', '.join(NAMED_MASKS)} or a .npy/.png file, "
+                          f"got '{spec}'")
+    return np.repeat(known[:, :, None], channels, axis=2)

@@ -1,0 +1,573 @@
+"""Building blocks of the NCSN score network (Song & Ermon 2019, Appendix A; SPEC section 6).
+
+All tensors are NHWC. Every block is called as `block(x, level)`, where `level`
+is an int32 [N] index into the noise levels. A block built with
+`num_levels=None` uses the unconditional InstanceNorm++ of NCSNv2 and ignores
+`level`.
+
+The three porting pitfalls of SPEC section 6 are explicit options whose
+defaults follow the reference implementation:
+
+* `count_padding` (5x5 average pool of the chained residual pooling): divide
+  every window by 25, counting the zero padding, instead of by the number of
+  in-image pixels (TensorFlow's "SAME" average pool);
+* `align_corners` (resize of the multi-resolution fusion): bilinear resize
+  that maps corner pixels onto corner pixels instead of the half-pixel
+  convention of `tf.image.resize`;
+* `unbiased_channel_variance` (InstanceNorm++): the variance of the channel
+  means divides by C - 1 instead of C.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+EPSILON = 1e-5
+
+
+def conv_initializer() -> keras.initializers.Initializer:
+    """The default kernel initialiser of PyTorch's Conv2d: U(+-1/sqrt(fan_in)).
+
+    The reference trains with it; Keras' Glorot default would be a fourth,
+    silent, difference.
+    """
+    return keras.initializers.VarianceScaling(1.0 / 3.0, mode="fan_in", distribution="uniform")
+
+
+def conv(filters: int, kernel_size: int = 3, dilation: int = 1, use_bias: bool = True,
+         name: str | None = None) -> keras.layers.Conv2D:
+    """A stride-1 'same' convolution (the reference's padding = dilation * (k - 1) / 2)."""
+    return keras.layers.Conv2D(filters, kernel_size, padding="same", dilation_rate=dilation,
+                               use_bias=use_bias, kernel_initializer=conv_initializer(),
+                               name=name)
+
+
+def mean_pool_2x2(x: tf.Tensor) -> tf.Tensor:
+    """Mean of each non-overlapping 2x2 window (H and W must be even)."""
+    return tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="VALID")
+
+
+def avg_pool_5x5(x: tf.Tensor, count_padding: bool = True) -> tf.Tensor:
+    """5x5 average pool, stride 1, output the size of the input.
+
+    With `count_padding` the input is zero-padded by 2 and every window is
+    divided by 25 (PyTorch's AvgPool2d(5, 1, padding=2) default); otherwise
+    border windows are divided by their in-image pixel count (TF "SAME").
+    """
+    if count_padding:
+        x = tf.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]])
+        return tf.nn.avg_pool2d(x, ksize=5, strides=1, padding="VALID")
+    return tf.nn.avg_pool2d(x, ksize=5, strides=1, padding="SAME")
+
+
+def max_pool_5x5(x: tf.Tensor) -> tf.Tensor:
+    """5x5 max pool, stride 1, output the size of the input (padding never wins a max)."""
+    return tf.nn.max_pool2d(x, ksize=5, strides=1, padding="SAME")
+
+
+def _align_corners_taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices (low, high) and weight of `high` for each output index."""
+    scale = (size_in - 1) / (size_out - 1) if size_out > 1 else 0.0
+    source = np.arange(size_out, dtype=np.float64) * scale
+    low = np.minimum(np.floor(source).astype(np.int32), size_in - 1)
+    high = np.minimum(low + 1, size_in - 1)
+    return low, high, (source - low).astype(np.float32)
+
+
+def _lerp_along(x: tf.Tensor, axis: int, size_out: int) -> tf.Tensor:
+    low, high, weight = _align_corners_taps(int(x.shape[axis]), size_out)
+    shape = [1, 1, 1, 1]
+    shape[axis] = size_out
+    a = tf.gather(x, low, axis=axis)
+    b = tf.gather(x, high, axis=axis)
+    return a + (b - a) * tf.constant(weight.reshape(shape))
+
+
+def resize_bilinear(x: tf.Tensor, size: Sequence[int], align_corners: bool = True) -> tf.Tensor:
+    """Bilinear resize of the spatial axes of NHWC `x` to `size` = (H, W).
+
+    `align_corners=True` maps output pixel i to input coordinate
+    i * (in - 1) / (out - 1), as PyTorch's interpolate(..., align_corners=True)
+    does; it is made of Gather/Mul/Add only, so it runs under XLA and exports
+    to ONNX. `align_corners=False` is `tf.image.resize` (half-pixel centres).
+    Spatial sizes must be static. Resizing to the same size is the identity.
+    """
+    height, width = int(size[0]), int(size[1])
+    if x.shape[1] is None or x.shape[2] is None:
+        raise ValueError(f"resize_bilinear needs static spatial sizes, got {x.shape}")
+    if (int(x.shape[1]), int(x.shape[2])) == (height, width):
+        return x
+    if not align_corners:
+        return tf.image.resize(x, (height, width), method="bilinear")
+    return _lerp_along(_lerp_along(x, 1, height), 2, width)
+
+
+def channel_mean_stats(x: tf.Tensor, unbiased: bool) -> tuple[tf.Tensor, tf.Tensor]:
+    """Instance-normalised `x` and the normalised channel means, both for InstanceNorm++.
+
+    Returns ((x - mu_k) / sqrt(s_k^2 + eps), (mu_k - m) / sqrt(v + eps)), the
+    second of shape [N, 1, 1, C]; s_k^2 is the biased spatial variance, v the
+    variance of the channel means mu_k over the C channels, divided by C - 1
+    when `unbiased` (the reference) and by C otherwise.
+    """
+    mu, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)
+    # The statistics over channels are taken on [N, C]: computed on [N, 1, 1, C]
+    # after a conv, tf2onnx 1.17's transpose optimiser exports them wrongly.
+    means = tf.squeeze(mu, axis=[1, 2])
+    channels = int(x.shape[-1])
+    m = tf.reduce_mean(means, axis=-1, keepdims=True)
+    divisor = max(channels - 1, 1) if unbiased else channels
+    v = tf.reduce_sum(tf.square(means - m), axis=-1, keepdims=True) / float(divisor)
+    mu_hat = (means - m) * tf.math.rsqrt(v + EPSILON)
+    return (x - mu) * tf.math.rsqrt(var + EPSILON), mu_hat[:, None, None, :]
+
+
+def _scale_initializer() -> keras.initializers.Initializer:
+    return keras.initializers.RandomNormal(mean=1.0, stddev=0.02)
+
+
+@keras.saving.register_keras_serializable(package="tfncsn")
+class CondInstanceNormPlusPlus(keras.layers.Layer):
+    """Conditional instance normalisation ++ (paper Appendix A; SPEC section 6).
+
+    out = gamma[i] * (x_hat + alpha[i] * mu_hat) + beta[i] for noise level i,
+    with x_hat, mu_hat from `channel_mean_stats`. gamma and alpha are
+    initialised N(1, 0.02) and beta 0, one row per noise level. (The paper
+    writes the alpha term outside gamma; the reference code, followed here,
+    puts it inside.)
+
+    Args:
+      num_levels: number of noise levels (rows of gamma, alpha, beta).
+      unbiased_channel_variance: divide the variance of the channel means by
+        C - 1 (reference) instead of C.
+
+    Call arguments:
+      x: float32 [N, H, W, C]; level: int32 [N].
+    """
+
+    def __init__(self, num_levels: int, unbiased_channel_variance: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.num_levels = int(num_levels)
+        self.unbiased_channel_variance = bool(unbiased_channel_variance)
+
+    def build(self, input_shape):
+        shape = (self.num_levels, int(input_shape[-1]))
+        self.gamma = self.add_weight(shape=shape, initializer=_scale_initializer(), name="gamma")
+        self.alpha = self.add_weight(shape=shape, initializer=_scale_initializer(), name="alpha")
+        self.beta = self.add_weight(shape=shape, initializer="zeros", name="beta")
+
+    def call(self, x, level):
+        x_hat, mu_hat = channel_mean_stats(x, self.unbiased_channel_variance)
+
+        def per_level(table):
+            return tf.gather(table, level)[:, None, None, :]
+
+        return per_level(self.gamma) * (x_hat + per_level(self.alpha) * mu_hat) + per_level(self.beta)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_levels=self.num_levels,
+                      unbiased_channel_variance=self.unbiased_channel_variance)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfncsn")
+class InstanceNormPlusPlus(keras.layers.Layer):
+    """InstanceNorm++ without level conditioning (NCSNv2, Song & Ermon 2020).
+
+    out = gamma * (x_hat + alpha * mu_hat) + beta with per-channel gamma, alpha
+    ~ N(1, 0.02) and beta = 0; `level` is accepted and ignored so it can stand
+    in for `CondInstanceNormPlusPlus`.
+
+    Args:
+      unbiased_channel_variance: as in `CondInstanceNormPlusPlus`.
+    """
+
+    def __init__(self, unbiased_channel_variance: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.unbiased_channel_variance = bool(unbiased_channel_variance)
+
+    def build(self, input_shape):
+        shape = (int(input_shape[-1]),)
+        self.gamma = self.add_weight(shape=shape, initializer=_scale_initializer(), name="gamma")
+        self.alpha = self.add_weight(shape=shape, initializer=_scale_initializer(), name="alpha")
+        self.beta = self.add_weight(shape=shape, initializer="zeros", name="beta")
+
+    def call(self, x, level=None):
+        x_hat, mu_hat = channel_mean_stats(x, self.unbiased_channel_variance)
+        return self.gamma * (x_hat + self.alpha * mu_hat) + self.beta
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(unbiased_channel_variance=self.unbiased_channel_variance)
+        return config
+
+
+def instance_norm_plus_plus(num_levels: int | None, unbiased_channel_variance: bool,
+                            name: str) -> keras.layers.Layer:
+    """CondInstanceNorm++ over `num_levels` levels, or InstanceNorm++ when None."""
+    if num_levels is None:
+        return InstanceNormPlusPlus(unbiased_channel_variance, name=name)
+    return CondInstanceNormPlusPlus(num_levels, unbiased_channel_variance, name=name)
+
+
+@keras.saving.register_keras_serializable(package="tfncsn")
+class ResidualBlock(keras.layers.Layer):
+    """Pre-activation residual block: norm, ELU, conv, norm, ELU, conv, plus shortcut.
+
+    Paper Appendix A / SPEC section 6 step 2. Without `downsample` the first
+    conv maps to `filters`; with it, the first conv keeps the input width, the
+    second maps to `filters` and is followed by a 2x2 mean pool, and the
+    shortcut is a 1x1 conv followed by a 2x2 mean pool. Otherwise the shortcut
+    is the identity, unless the width changes or `conv_shortcut` is set: then
+    it is a conv (3x3 with the block's dilation when dilation > 1, else 1x1).
+    The reference gives the first block of its dilated stages 3 and 4 such a
+    3x3 shortcut although they keep width and resolution.
+
+    Args:
+      filters: output channels.
+      num_levels: noise levels of the conditional norms; None for NCSNv2's
+        unconditional InstanceNorm++.
+      downsample: halve H and W (conv then mean pool).
+      dilation: dilation rate of the 3x3 convs.
+      conv_shortcut: use a conv shortcut even when the width is unchanged.
+      unbiased_channel_variance: see `CondInstanceNormPlusPlus`.
+
+    Call arguments:
+      x: float32 [N, H, W, C]; level: int32 [N].
+    """
+
+    def __init__(self, filters: int, num_levels: int | None, downsample: bool = False,
+                 dilation: int = 1, conv_shortcut: bool = False,
+                 unbiased_channel_variance: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.num_levels = None if num_levels is None else int(num_levels)
+        self.downsample = bool(downsample)
+        self.dilation = int(dilation)
+        self.conv_shortcut = bool(conv_shortcut)
+        self.unbiased_channel_variance = bool(unbiased_channel_variance)
+        self.norm1 = instance_norm_plus_plus(self.num_levels, self.unbiased_channel_variance,
+                                             "norm1")
+        self.norm2 = instance_norm_plus_plus(self.num_levels, self.unbiased_channel_variance,
+                                             "norm2")
+        self.conv2 = conv(self.filters, dilation=self.dilation, name="conv2")
+        self.conv1 = None  # Its width depends on the input width: made in build().
+        self.shortcut = None
+
+    def build(self, input_shape):
+        in_channels = int(input_shape[-1])
+        width1 = in_channels if self.downsample else self.filters
+        self.conv1 = conv(width1, dilation=self.dilation, name="conv1")
+        if self.downsample:
+            self.shortcut = conv(self.filters, kernel_size=1, name="shortcut")
+        elif self.conv_shortcut or in_channels != self.filters:
+            kernel = 3 if self.dilation > 1 else 1
+            self.shortcut = conv(self.filters, kernel_size=kernel, dilation=self.dilation,
+                                 name="shortcut")
+        inner_shape = (*input_shape[:-1], width1)
+        self.norm1.build(input_shape)
+        self.conv1.build(input_shape)
+        self.norm2.build(inner_shape)
+        self.conv2.build(inner_shape)
+        if self.shortcut is not None:
+            self.shortcut.build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        batch, height, width, _ = input_shape
+        if self.downsample:
+            height, width = height // 2, width // 2
+        return (batch, height, width, self.filters)
+
+    def call(self, x, level):
+        h = self.conv1(tf.nn.elu(self.norm1(x, level)))
+        h = self.conv2(tf.nn.elu(self.norm2(h, level)))
+        skip = x if self.shortcut is None else self.shortcut(x)
+        if self.downsample:
+            h, skip = mean_pool_2x2(h), mean_pool_2x2(skip)
+        return skip + h
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, num_levels=self.num_levels,
+                      downsample=self.downsample, dilation=self.dilation,
+                      conv_shortcut=self.conv_shortcut,
+                      unbiased_channel_variance=self.unbiased_channel_variance)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfncsn")
+class ResidualConvUnit(keras.layers.Layer):
+    """RefineNet residual conv unit (RCU): `num_blocks` x (x + 2 x [norm, ELU, 3x3 conv]).
+
+    The convs have no bias and keep the input width. With `normalize=False`
+    (NCSNv2) the norms are left out.
+
+    Args:
+      num_blocks: residual blocks in sequence (2 in the input adapters, 1 at
+        the output of a refine block, 3 at the output of the last one).
+      num_levels: see `ResidualBlock`.
+      normalize: put an InstanceNorm++ before each ELU.
+      num_stages: norm-ELU-conv stages per block.
+      unbiased_channel_variance: see `CondInstanceNormPlusPlus`.
+
+    Call arguments:
+      x: float32 [N, H, W, C]; level: int32 [N].
+    """
+
+    def __init__(self, num_blocks: int, num_levels: int | None, normalize: bool = True,
+                 num_stages: int = 2, unbiased_channel_variance: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.num_blocks = int(num_blocks)
+        self.num_levels = None if num_levels is None else int(num_levels)
+        self.normalize = bool(normalize)
+        self.num_stages = int(num_stages)
+        self.unbiased_channel_variance = bool(unbiased_channel_variance)
+        count = self.num_blocks * self.num_stages
+        self.norms = [instance_norm_plus_plus(self.num_levels, self.unbiased_channel_variance,
+                                              f"norm{i}")
+                      for i in range(count)] if self.normalize else []
+        self.convs = []
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        self.convs = [conv(channels, use_bias=False, name=f"conv{i}")
+                      for i in range(self.num_blocks * self.num_stages)]
+        for layer in [*self.norms, *self.convs]:
+            layer.build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def call(self, x, level):
+        stage = 0
+        for _ in range(self.num_blocks):
+            h = x
+            for _ in range(self.num_stages):
+                if self.normalize:
+                    h = self.norms[stage](h, level)
+                h = self.convs[stage](tf.nn.elu(h))
+                stage += 1
+            x = x + h
+        return x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_blocks=self.num_blocks, num_levels=self.num_levels,
+                      normalize=self.normalize, num_stages=self.num_stages,
+                      unbiased_channel_variance=self.unbiased_channel_variance)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfncsn")
+class MultiResolutionFusion(keras.layers.Layer):
+    """RefineNet multi-resolution fusion: sum_i resize(conv3x3(norm(x_i))).
+
+    Every input goes through its own norm and biased 3x3 conv to `filters`,
+    is resized bilinearly to the spatial size of the first input (the
+    highest-resolution one) and the results are summed.
+
+    Args:
+      filters: output channels.
+      num_inputs: number of inputs.
+      num_levels: see `ResidualBlock`.
+      normalize: norm before each conv (False in NCSNv2).
+      align_corners: see `resize_bilinear`.
+      unbiased_channel_variance: see `CondInstanceNormPlusPlus`.
+
+    Call arguments:
+      xs: list of `num_inputs` float32 [N, H_i, W_i, C_i]; level: int32 [N].
+    """
+
+    def __init__(self, filters: int, num_inputs: int, num_levels: int | None,
+                 normalize: bool = True, align_corners: bool = True,
+                 unbiased_channel_variance: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.num_inputs = int(num_inputs)
+        self.num_levels = None if num_levels is None else int(num_levels)
+        self.normalize = bool(normalize)
+        self.align_corners = bool(align_corners)
+        self.unbiased_channel_variance = bool(unbiased_channel_variance)
+        self.norms = [instance_norm_plus_plus(self.num_levels, self.unbiased_channel_variance,
+                                              f"norm{i}")
+                      for i in range(self.num_inputs)] if self.normalize else []
+        self.convs = [conv(self.filters, name=f"conv{i}") for i in range(self.num_inputs)]
+
+    def build(self, input_shape):
+        for i, shape in enumerate(input_shape):
+            if self.normalize:
+                self.norms[i].build(shape)
+            self.convs[i].build(shape)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0][:-1], self.filters)
+
+    def call(self, xs, level):
+        size = (xs[0].shape[1], xs[0].shape[2])
+        total = 0.0
+        for i, x in enumerate(xs):
+            h = self.norms[i](x, level) if self.normalize else x
+            total = total + resize_bilinear(self.convs[i](h), size, self.align_corners)
+        return total
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, num_inputs=self.num_inputs,
+                      num_levels=self.num_levels, normalize=self.normalize,
+                      align_corners=self.align_corners,
+                      unbiased_channel_variance=self.unbiased_channel_variance)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfncsn")
+class ChainedResidualPooling(keras.layers.Layer):
+    """RefineNet chained residual pooling: x = ELU(x); then per stage
+    path = conv3x3(pool5x5(norm(path))), x = x + path.
+
+    The convs have no bias and keep the width.
+
+    Args:
+      num_levels: see `ResidualBlock`.
+      normalize: norm before each pool (False in NCSNv2).
+      pool: "avg" (NCSN) or "max" (NCSNv2), 5x5, stride 1.
+      count_padding: see `avg_pool_5x5` (only for "avg").
+      num_stages: number of pooling stages.
+      unbiased_channel_variance: see `CondInstanceNormPlusPlus`.
+
+    Call arguments:
+      x: float32 [N, H, W, C]; level: int32 [N].
+    """
+
+    def __init__(self, num_levels: int | None, normalize: bool = True, pool: str = "avg",
+                 count_padding: bool = True, num_stages: int = 2,
+                 unbiased_channel_variance: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        if pool not in ("avg", "max"):
+            raise ValueError(f"pool must be 'avg' or 'max', got {pool!r}")
+        self.num_levels = None if num_levels is None else int(num_levels)
+        self.normalize = bool(normalize)
+        self.pool = pool
+        self.count_padding = bool(count_padding)
+        self.num_stages = int(num_stages)
+        self.unbiased_channel_variance = bool(unbiased_channel_variance)
+        self.norms = [instance_norm_plus_plus(self.num_levels, self.unbiased_channel_variance,
+                                              f"norm{i}")
+                      for i in range(self.num_stages)] if self.normalize else []
+        self.convs = []
+
+    def build(self, input_shape):
+        channels = int(input_shape[-1])
+        self.convs = [conv(channels, use_bias=False, name=f"conv{i}")
+                      for i in range(self.num_stages)]
+        for layer in [*self.norms, *self.convs]:
+            layer.build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def _pool(self, x):
+        if self.pool == "max":
+            return max_pool_5x5(x)
+        return avg_pool_5x5(x, self.count_padding)
+
+    def call(self, x, level):
+        x = tf.nn.elu(x)
+        path = x
+        for i in range(self.num_stages):
+            if self.normalize:
+                path = self.norms[i](path, level)
+            path = self.convs[i](self._pool(path))
+            x = x + path
+        return x
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_levels=self.num_levels, normalize=self.normalize, pool=self.pool,
+                      count_padding=self.count_padding, num_stages=self.num_stages,
+                      unbiased_channel_variance=self.unbiased_channel_variance)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfncsn")
+class RefineBlock(keras.layers.Layer):
+    """One RefineNet cascade stage (SPEC section 6 step 3).
+
+    Each input goes through its own 2-block RCU; several inputs are fused by
+    `MultiResolutionFusion` to `filters` at the first input's size (a single
+    input must already have `filters` channels); then chained residual pooling
+    and an output RCU of 1 block (3 when `last`).
+
+    Args:
+      filters: output channels.
+      num_inputs: 1 for the coarsest stage, 2 otherwise.
+      num_levels: see `ResidualBlock`.
+      last: the final refine block (3 output RCU blocks).
+      normalize: norms inside the block (True in NCSN, False in NCSNv2).
+      pool, count_padding: see `ChainedResidualPooling`.
+      align_corners: see `resize_bilinear`.
+      unbiased_channel_variance: see `CondInstanceNormPlusPlus`.
+
+    Call arguments:
+      xs: list of `num_inputs` float32 NHWC tensors, highest resolution first;
+      level: int32 [N].
+    """
+
+    def __init__(self, filters: int, num_inputs: int, num_levels: int | None,
+                 last: bool = False, normalize: bool = True, pool: str = "avg",
+                 count_padding: bool = True, align_corners: bool = True,
+                 unbiased_channel_variance: bool = True, **kwargs):
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.num_inputs = int(num_inputs)
+        self.num_levels = None if num_levels is None else int(num_levels)
+        self.last = bool(last)
+        self.normalize = bool(normalize)
+        self.pool = pool
+        self.count_padding = bool(count_padding)
+        self.align_corners = bool(align_corners)
+        self.unbiased_channel_variance = bool(unbiased_channel_variance)
+        norm_args = dict(num_levels=self.num_levels, normalize=self.normalize,
+                         unbiased_channel_variance=self.unbiased_channel_variance)
+        self.adapters = [ResidualConvUnit(2, name=f"adapter{i}", **norm_args)
+                         for i in range(self.num_inputs)]
+        self.fusion = None
+        if self.num_inputs > 1:
+            self.fusion = MultiResolutionFusion(self.filters, self.num_inputs,
+                                                align_corners=self.align_corners,
+                                                name="fusion", **norm_args)
+        self.pooling = ChainedResidualPooling(pool=self.pool, count_padding=self.count_padding,
+                                              name="pooling", **norm_args)
+        self.output_unit = ResidualConvUnit(3 if self.last else 1, name="output_unit",
+                                            **norm_args)
+
+    def build(self, input_shape):
+        for adapter, shape in zip(self.adapters, input_shape):
+            adapter.build(shape)
+        fused_shape = tuple(input_shape[0])
+        if self.fusion is not None:
+            self.fusion.build(input_shape)
+            fused_shape = self.fusion.compute_output_shape(input_shape)
+        self.pooling.build(fused_shape)
+        self.output_unit.build(fused_shape)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0][:-1], self.filters)
+
+    def call(self, xs, level):
+        hs = [adapter(x, level) for adapter, x in zip(self.adapters, xs)]
+        h = hs[0] if self.fusion is None else self.fusion(hs, level)
+        return self.output_unit(self.pooling(h, level), level)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, num_inputs=self.num_inputs,
+                      num_levels=self.num_levels, last=self.last, normalize=self.normalize,
+                      pool=self.pool, count_padding=self.count_padding,
+                      align_corners=self.align_corners,
+                      unbiased_channel_variance=self.unbiased_channel_variance)
+        return config

@@ -1,0 +1,50 @@
+"""NCSNv2's score network (Song & Ermon 2020, "Improved Techniques for Training Score-Based
+Generative Models"): the NCSN RefineNet made unconditional, its output divided by sigma."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import keras
+
+from tfncsn.models.refinenet import DilatedRefineNet
+
+
+@keras.saving.register_keras_serializable(package="tfncsn")
+class NCSNv2RefineNet(DilatedRefineNet):
+    """s(x, level) = RefineNet(x) / sigma[level], the network of NCSNv2 (Technique 3).
+
+    Same stages as `CondRefineNetDilated` (SPEC section 6), with the changes
+    of the NCSNv2 reference code: unconditional InstanceNorm++ in the residual
+    stages and the head, no norms inside the refine blocks, max pooling in the
+    chained residual pooling (`pool`), and the output divided by the noise
+    level, so the network itself does not see `level`.
+
+    Args:
+      input_shape: (H, W, C) of one image, H and W even.
+      sigmas: the noise levels, index 0 = largest.
+      ngf: base width (NCSNv2: 128 for CIFAR-10).
+      rescale_input: map x in [0, 1] to 2x - 1 first.
+      pool: "max" (NCSNv2 reference) or "avg" in the chained residual pooling.
+      pool_count_padding: for pool="avg", see `CondRefineNetDilated`.
+      align_corners: see `CondRefineNetDilated`.
+      unbiased_channel_variance: see `CondRefineNetDilated`.
+
+    Call arguments:
+      x: float32 [N, H, W, C] in [0, 1]; level: int32 [N] indices into sigmas.
+    """
+
+    def __init__(self, *, input_shape: Sequence[int], sigmas: Sequence[float], ngf: int = 128,
+                 rescale_input: bool = True, pool: str = "max", pool_count_padding: bool = True,
+                 align_corners: bool = True, unbiased_channel_variance: bool = True, **kwargs):
+        super().__init__(input_shape=input_shape, sigmas=sigmas, ngf=ngf, conditional=False,
+                         refine_norms=False, pool=pool, scale_by_sigma=True,
+                         rescale_input=rescale_input, pool_count_padding=pool_count_padding,
+                         align_corners=align_corners,
+                         unbiased_channel_variance=unbiased_channel_variance, **kwargs)
+        self.pool = pool
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(pool=self.pool)
+        return config
