@@ -33,7 +33,8 @@ def conv_initializer() -> keras.initializers.Initializer:
     """The default kernel initialiser of PyTorch's Conv2d: U(+-1/sqrt(fan_in)).
 
     The reference trains with it; Keras' Glorot default would be a fourth,
-    silent, difference.
+    silent, difference. Biases still start at 0 (PyTorch draws them from the
+    same range).
     """
     return keras.initializers.VarianceScaling(1.0 / 3.0, mode="fan_in", distribution="uniform")
 
@@ -106,24 +107,28 @@ def resize_bilinear(x: tf.Tensor, size: Sequence[int], align_corners: bool = Tru
     return _lerp_along(_lerp_along(x, 1, height), 2, width)
 
 
-def channel_mean_stats(x: tf.Tensor, unbiased: bool) -> tuple[tf.Tensor, tf.Tensor]:
-    """Instance-normalised `x` and the normalised channel means, both for InstanceNorm++.
+def instance_norm_plus_plus(x: tf.Tensor, gamma: tf.Tensor, alpha: tf.Tensor, beta: tf.Tensor,
+                            unbiased: bool) -> tf.Tensor:
+    """InstanceNorm++ of NHWC `x` with parameters of shape [N, C] or [C] (SPEC section 6).
 
-    Returns ((x - mu_k) / sqrt(s_k^2 + eps), (mu_k - m) / sqrt(v + eps)), the
-    second of shape [N, 1, 1, C]; s_k^2 is the biased spatial variance, v the
-    variance of the channel means mu_k over the C channels, divided by C - 1
-    when `unbiased` (the reference) and by C otherwise.
+    out = gamma * ((x - mu_k) / sqrt(s_k^2 + eps) + alpha * (mu_k - m) / sqrt(v + eps)) + beta,
+    where mu_k, s_k^2 are the spatial mean and (biased) variance of channel k
+    and m, v the mean and variance of the mu_k over the C channels; v divides
+    by C - 1 (at least 1) when `unbiased` (the reference) and by C otherwise.
+    It is applied as one scale and one shift per channel, x * scale + shift.
     """
-    mu, var = tf.nn.moments(x, axes=[1, 2], keepdims=True)
-    # The statistics over channels are taken on [N, C]: computed on [N, 1, 1, C]
-    # after a conv, tf2onnx 1.17's transpose optimiser exports them wrongly.
-    means = tf.squeeze(mu, axis=[1, 2])
+    # Channel statistics are kept as [N, C]: taken on [N, 1, 1, C] after a conv,
+    # tf2onnx 1.17's transpose optimiser exports them wrongly.
+    mean, var = tf.nn.moments(x, axes=[1, 2])
     channels = int(x.shape[-1])
-    m = tf.reduce_mean(means, axis=-1, keepdims=True)
+    m = tf.reduce_mean(mean, axis=-1, keepdims=True)
     divisor = max(channels - 1, 1) if unbiased else channels
-    v = tf.reduce_sum(tf.square(means - m), axis=-1, keepdims=True) / float(divisor)
-    mu_hat = (means - m) * tf.math.rsqrt(v + EPSILON)
-    return (x - mu) * tf.math.rsqrt(var + EPSILON), mu_hat[:, None, None, :]
+    v = tf.reduce_sum(tf.square(mean - m), axis=-1, keepdims=True) / float(divisor)
+    mean_hat = (mean - m) * tf.math.rsqrt(v + EPSILON)
+    inv_std = tf.math.rsqrt(var + EPSILON)
+    scale = gamma * inv_std
+    shift = gamma * (alpha * mean_hat - mean * inv_std) + beta
+    return x * scale[:, None, None, :] + shift[:, None, None, :]
 
 
 def _scale_initializer() -> keras.initializers.Initializer:
@@ -134,8 +139,8 @@ def _scale_initializer() -> keras.initializers.Initializer:
 class CondInstanceNormPlusPlus(keras.layers.Layer):
     """Conditional instance normalisation ++ (paper Appendix A; SPEC section 6).
 
-    out = gamma[i] * (x_hat + alpha[i] * mu_hat) + beta[i] for noise level i,
-    with x_hat, mu_hat from `channel_mean_stats`. gamma and alpha are
+    `instance_norm_plus_plus` with gamma, alpha, beta taken from row i of a
+    [num_levels, C] table for an example at noise level i. gamma and alpha are
     initialised N(1, 0.02) and beta 0, one row per noise level. (The paper
     writes the alpha term outside gamma; the reference code, followed here,
     puts it inside.)
@@ -161,12 +166,9 @@ class CondInstanceNormPlusPlus(keras.layers.Layer):
         self.beta = self.add_weight(shape=shape, initializer="zeros", name="beta")
 
     def call(self, x, level):
-        x_hat, mu_hat = channel_mean_stats(x, self.unbiased_channel_variance)
-
-        def per_level(table):
-            return tf.gather(table, level)[:, None, None, :]
-
-        return per_level(self.gamma) * (x_hat + per_level(self.alpha) * mu_hat) + per_level(self.beta)
+        gamma, alpha, beta = (tf.gather(table, level)
+                              for table in (self.gamma, self.alpha, self.beta))
+        return instance_norm_plus_plus(x, gamma, alpha, beta, self.unbiased_channel_variance)
 
     def get_config(self):
         config = super().get_config()
@@ -179,9 +181,9 @@ class CondInstanceNormPlusPlus(keras.layers.Layer):
 class InstanceNormPlusPlus(keras.layers.Layer):
     """InstanceNorm++ without level conditioning (NCSNv2, Song & Ermon 2020).
 
-    out = gamma * (x_hat + alpha * mu_hat) + beta with per-channel gamma, alpha
-    ~ N(1, 0.02) and beta = 0; `level` is accepted and ignored so it can stand
-    in for `CondInstanceNormPlusPlus`.
+    `instance_norm_plus_plus` with per-channel gamma, alpha ~ N(1, 0.02) and
+    beta = 0; `level` is accepted and ignored so it can stand in for
+    `CondInstanceNormPlusPlus`.
 
     Args:
       unbiased_channel_variance: as in `CondInstanceNormPlusPlus`.
@@ -198,8 +200,8 @@ class InstanceNormPlusPlus(keras.layers.Layer):
         self.beta = self.add_weight(shape=shape, initializer="zeros", name="beta")
 
     def call(self, x, level=None):
-        x_hat, mu_hat = channel_mean_stats(x, self.unbiased_channel_variance)
-        return self.gamma * (x_hat + self.alpha * mu_hat) + self.beta
+        return instance_norm_plus_plus(x, self.gamma, self.alpha, self.beta,
+                                       self.unbiased_channel_variance)
 
     def get_config(self):
         config = super().get_config()
@@ -207,8 +209,8 @@ class InstanceNormPlusPlus(keras.layers.Layer):
         return config
 
 
-def instance_norm_plus_plus(num_levels: int | None, unbiased_channel_variance: bool,
-                            name: str) -> keras.layers.Layer:
+def make_norm(num_levels: int | None, unbiased_channel_variance: bool,
+              name: str) -> keras.layers.Layer:
     """CondInstanceNorm++ over `num_levels` levels, or InstanceNorm++ when None."""
     if num_levels is None:
         return InstanceNormPlusPlus(unbiased_channel_variance, name=name)
@@ -251,9 +253,9 @@ class ResidualBlock(keras.layers.Layer):
         self.dilation = int(dilation)
         self.conv_shortcut = bool(conv_shortcut)
         self.unbiased_channel_variance = bool(unbiased_channel_variance)
-        self.norm1 = instance_norm_plus_plus(self.num_levels, self.unbiased_channel_variance,
+        self.norm1 = make_norm(self.num_levels, self.unbiased_channel_variance,
                                              "norm1")
-        self.norm2 = instance_norm_plus_plus(self.num_levels, self.unbiased_channel_variance,
+        self.norm2 = make_norm(self.num_levels, self.unbiased_channel_variance,
                                              "norm2")
         self.conv2 = conv(self.filters, dilation=self.dilation, name="conv2")
         self.conv1 = None  # Its width depends on the input width: made in build().
@@ -328,7 +330,7 @@ class ResidualConvUnit(keras.layers.Layer):
         self.num_stages = int(num_stages)
         self.unbiased_channel_variance = bool(unbiased_channel_variance)
         count = self.num_blocks * self.num_stages
-        self.norms = [instance_norm_plus_plus(self.num_levels, self.unbiased_channel_variance,
+        self.norms = [make_norm(self.num_levels, self.unbiased_channel_variance,
                                               f"norm{i}")
                       for i in range(count)] if self.normalize else []
         self.convs = []
@@ -393,7 +395,7 @@ class MultiResolutionFusion(keras.layers.Layer):
         self.normalize = bool(normalize)
         self.align_corners = bool(align_corners)
         self.unbiased_channel_variance = bool(unbiased_channel_variance)
-        self.norms = [instance_norm_plus_plus(self.num_levels, self.unbiased_channel_variance,
+        self.norms = [make_norm(self.num_levels, self.unbiased_channel_variance,
                                               f"norm{i}")
                       for i in range(self.num_inputs)] if self.normalize else []
         self.convs = [conv(self.filters, name=f"conv{i}") for i in range(self.num_inputs)]
@@ -455,7 +457,7 @@ class ChainedResidualPooling(keras.layers.Layer):
         self.count_padding = bool(count_padding)
         self.num_stages = int(num_stages)
         self.unbiased_channel_variance = bool(unbiased_channel_variance)
-        self.norms = [instance_norm_plus_plus(self.num_levels, self.unbiased_channel_variance,
+        self.norms = [make_norm(self.num_levels, self.unbiased_channel_variance,
                                               f"norm{i}")
                       for i in range(self.num_stages)] if self.normalize else []
         self.convs = []

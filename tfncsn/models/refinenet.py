@@ -70,7 +70,7 @@ class DilatedRefineNet(keras.Model):
         self.refine2 = refine("refine2", ngf2, 2)
         self.refine3 = refine("refine3", self.ngf, 2)
         self.refine4 = refine("refine4", self.ngf, 2, last=True)
-        self.end_norm = layers.instance_norm_plus_plus(num_levels, unbiased, "end_norm")
+        self.end_norm = layers.make_norm(num_levels, unbiased, "end_norm")
         self.end_conv = layers.conv(self.data_shape[-1], name="end_conv")
 
     def build(self, input_shape):
