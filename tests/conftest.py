@@ -11,7 +11,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).absolute().parent.parent  # Not resolve(): under Bazel, stay in its copy.
 
 
 def cli_env(extra_path: list[str] | None = None) -> dict[str, str]:
