@@ -110,3 +110,6 @@ flags.DEFINE_list("bench_networks", ["28x28x1:64", "32x32x3:128"], "bench: HxWxC
 flags.DEFINE_list("bench_batch_sizes", ["8"], "bench: batch sizes to measure.")
 flags.DEFINE_list("bench_jit", ["off", "on"], "bench: jit_compile settings to measure (off, on).")
 flags.DEFINE_integer("bench_steps", 5, "bench: timed steps per configuration after warm-up.")
+
+import tfncsn.cli.export_flags  # noqa: F401
+import tfncsn.cli.evaluate_flags  # noqa: F401

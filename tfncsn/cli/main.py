@@ -9,6 +9,8 @@ Commands:
   inpaint   complete the hidden part of --images under --mask (Algorithm 2)
   bench     training images/s, score evaluations/s and peak memory of a network
   plugins   list datasets, sigma schedules, samplers and models, and who ships them
+  export    write --workdir's model as SavedModel + ONNX with its sampler settings to --output
+  evaluate  FID/IS, offline FID/KID/precision/recall, held-out DSM loss, neighbours -> --output
 
 Flags after --flagfile override the file. `tfncsn --helpfull` lists every flag.
 """
@@ -28,6 +30,8 @@ COMMANDS = {
     "inpaint": "tfncsn.cli.inpaint",
     "bench": "tfncsn.cli.bench",
     "plugins": "tfncsn.cli.plugins",
+    "export": "tfncsn.cli.export",
+    "evaluate": "tfncsn.cli.evaluate",
 }
 
 

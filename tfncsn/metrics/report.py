@@ -1,0 +1,168 @@
+"""The human-readable side of `tfncsn evaluate`: Markdown beside the JSON, console lines.
+
+Both read the JSON report dict only, so a report can be re-rendered from its file:
+`markdown(json.load(open("report.json")))`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _f(value: float, digits: int = 4) -> str:
+    return f"{value:.{digits}g}"
+
+
+def _kid(section: dict[str, Any]) -> str:
+    return f"{section['kid']['mean']:.4g} ± {section['kid']['std']:.2g}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+def _image(report: dict[str, Any], name: str, alt: str) -> list[str]:
+    file = report.get("files", {}).get(name)
+    return [f"![{alt}]({file})", ""] if file else []
+
+
+def _skipped(report: dict[str, Any], name: str) -> list[str]:
+    reason = report.get("skipped", {}).get(name)
+    return [f"Skipped: {reason}.", ""] if reason else []
+
+
+def _shown(report: dict[str, Any], name: str) -> bool:
+    """Whether metric `name` has a section: it ran, or was skipped with a reason."""
+    key = {"heldout": "heldout_dsm"}.get(name, name)
+    return key in report or name in report.get("skipped", {})
+
+
+def markdown(report: dict[str, Any]) -> str:
+    n = report["num_samples"]
+    sampler = report["sampler"]
+    lines = [f"# tfncsn evaluation: {report['dataset']}, {report['model']} "
+             f"({report['score']})", ""]
+    if report.get("workdir"):
+        lines += [f"Run: `{report['workdir']}`.", ""]
+    if n == 0:
+        lines += [f"No samples (only the held-out loss was asked for); {len(report['sigmas'])} "
+                  f"noise levels {report['sigmas'][0]:.4g} → {report['sigmas'][-1]:.4g}.", ""]
+    else:
+        if not report.get("samples_file"):
+            origin = (f"from the {sampler['name']} sampler (eps {sampler['eps']}, T "
+                      f"{sampler['steps_per_level']}, {sampler['convention']} step convention, "
+                      f"denoise {sampler['denoise']}), seed {report['seed']}")
+        else:
+            origin = f"read from `{report['samples_file']}`"
+        lines += [f"**{n} samples** {origin}; {len(report['sigmas'])} noise levels "
+                  f"{report['sigmas'][0]:.4g} → {report['sigmas'][-1]:.4g}.", "",
+                  f"FID is biased upward with few samples (the paper's numbers use 50,000): "
+                  f"compare runs only at the same sample count ({n} here). The *real test "
+                  "images* row gives each metric for as many held-out real images: the floor "
+                  "at this count.", ""]
+        lines += ["## Samples", ""] + _image(report, "samples", "samples")
+    if report.get("summary"):
+        lines += [f"Dataset summary of the samples: {report['summary']}.", ""]
+    if "states" in report.get("files", {}):
+        every = (f"every {report['keep_every']}th Langevin state" if report.get("keep_every")
+                 else "the saved Langevin states")
+        lines += ["## Intermediate states", "",
+                  f"Each row one sample, left to right {every} from the prior, then the final "
+                  "sample (paper Fig. 4).", ""]
+        lines += _image(report, "states", "intermediate states")
+
+    if _shown(report, "offline"):
+        lines += ["## Offline metrics (feature space of a small classifier)", ""]
+    lines += _skipped(report, "offline")
+    if "offline" in report:
+        off = report["offline"]
+        c = off["classifier"]
+        lines += [f"Classifier `{c['architecture']}` ({c['feature_dim']}-d features), test "
+                  f"accuracy {c['test_accuracy']:.2%}, stored in `{c['path']}`. Reference: "
+                  f"{off['reference']['num_examples']} {off['reference']['split']} images.", ""]
+        rows = []
+        for label, key in (("samples", "samples"), ("real test images", "real_test_images")):
+            s = off[key]
+            count = s.get("num_examples", n)
+            rows.append([f"{label} ({count})", _f(s["fid"]), _kid(s), _f(s["precision"], 3),
+                         _f(s["recall"], 3), _f(s["density"], 3), _f(s["coverage"], 3)])
+        lines += _table(["set", "FID", "KID", "precision", "recall", "density", "coverage"],
+                        rows) + [""]
+        lines += [f"k-NN precision/recall with k = {off['samples']['k']}, density/coverage with "
+                  f"k = {off['samples']['density_k']}; KID over "
+                  f"{off['samples']['kid']['num_subsets']} subsets of "
+                  f"{off['samples']['kid']['subset_size']}. Classifier score (Inception Score "
+                  f"of its predictions): {_f(off['classifier_score'])}.", ""]
+        hist = off["class_histogram"]
+        lines += ["Predicted classes of the samples:", ""]
+        lines += _table(["class", "samples", "training set"],
+                        [[str(k), f"{a:.1%}", f"{b:.1%}"] for k, (a, b) in enumerate(
+                            zip(hist["fractions"], hist["reference_fractions"]))]) + [""]
+
+    if _shown(report, "inception"):
+        lines += ["## Inception-v3 FID and Inception Score", ""]
+    lines += _skipped(report, "inception")
+    if "inception" in report:
+        inc = report["inception"]
+        ref = inc["reference"]
+        count = f" ({ref['num_examples']} images)" if ref.get("num_examples") else ""
+        lines += _table(["FID", "Inception Score", "samples"],
+                        [[_f(inc["fid"]), f"{inc['inception_score']['mean']:.4g} ± "
+                          f"{inc['inception_score']['std']:.2g} ({inc['inception_score']['splits']}"
+                          " splits)", str(inc["num_samples"])]]) + [""]
+        lines += [f"Reference statistics: `{ref['stats']}`{count}. Weights: `{inc['weights']}`. "
+                  f"Protocol: {inc['protocol']}.", ""]
+
+    if _shown(report, "heldout"):
+        lines += ["## Held-out denoising score-matching loss", ""]
+    if "heldout_dsm" in report:
+        h = report["heldout_dsm"]
+        lines += [f"**{h['total']:.5g}** on {h['num_examples']} {h['split']} examples, each at "
+                  f"every level, fixed noise seed {h['seed']} ({h['weighting']}). Lower is "
+                  "better; comparable between models with the same sigmas and seed "
+                  "(paper section 4.2).", ""]
+        lines += _table(["level", "sigma", "loss", "± s.e."],
+                        [[str(i), _f(s), _f(v, 5), _f(e, 2)] for i, (s, v, e) in enumerate(
+                            zip(h["sigmas"], h["per_level"], h["per_level_sem"]))]) + [""]
+    lines += _skipped(report, "heldout")
+
+    if _shown(report, "neighbours"):
+        lines += ["## Nearest training images", ""]
+    lines += _skipped(report, "neighbours")
+    if "neighbours" in report:
+        nb = report["neighbours"]
+        lines += [f"Each row: a sample, then its {nb['k']} nearest {nb['split']} images by "
+                  f"{nb['metric']} distance (paper Appendix C.2). Distance to the nearest: "
+                  + ", ".join(_f(d[0], 3) for d in nb["distances"]) + ".", ""]
+        lines += _image(report, "neighbours", "nearest neighbours")
+
+    lines += ["## Timings", ""]
+    lines += _table(["step", "seconds"],
+                    [[k, f"{v:.1f}"] for k, v in report.get("timings_s", {}).items()]) + [""]
+    return "\n".join(lines)
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """A few lines for the console: the headline number of each metric."""
+    n = report["num_samples"]
+    lines = []
+    if "offline" in report:
+        off = report["offline"]
+        s, r = off["samples"], off["real_test_images"]
+        lines.append(f"offline ({n} samples): FID {_f(s['fid'])}, KID {_f(s['kid']['mean'])}, "
+                     f"precision {s['precision']:.3f}, recall {s['recall']:.3f}, density "
+                     f"{s['density']:.3f}, coverage {s['coverage']:.3f}; "
+                     f"{r['num_examples']} real test images: FID {_f(r['fid'])}; classifier "
+                     f"test accuracy {off['classifier']['test_accuracy']:.3f}")
+    if "inception" in report:
+        inc = report["inception"]
+        lines.append(f"inception ({n} samples): FID {_f(inc['fid'])}, IS "
+                     f"{inc['inception_score']['mean']:.3f} ± {inc['inception_score']['std']:.3f}")
+    if "heldout_dsm" in report:
+        h = report["heldout_dsm"]
+        lines.append(f"held-out DSM loss {h['total']:.5g} ({h['num_examples']} test examples x "
+                     f"{len(h['per_level'])} levels, seed {h['seed']})")
+    for name, reason in report.get("skipped", {}).items():
+        lines.append(f"{name}: skipped: {reason}")
+    return lines
