@@ -42,9 +42,12 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     from tfncsn.registry import PluginError
     from tfncsn.schedules import InvalidSigmasError
     from tfncsn.distribute import StrategyError
+    from tfncsn.export.exporter import ExportError
+    from tfncsn.export.verify import VerificationError
     from tfncsn.training import CheckpointError, TrainingDivergedError
     return (ConfigError, DataNotFoundError, PluginError, InvalidSigmasError, StrategyError,
-            CheckpointError, TrainingDivergedError, FileNotFoundError, NotADirectoryError,
+            CheckpointError, TrainingDivergedError, ExportError, VerificationError,
+            FileNotFoundError, NotADirectoryError,
             PermissionError)
 
 
