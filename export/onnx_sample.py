@@ -1,24 +1,26 @@
 #!/usr/bin/env python3
 """Samples from a `tfncsn export` with ONNX Runtime and NumPy only (no TensorFlow, no tfncsn).
 
-Runs annealed Langevin dynamics (Algorithm 1 of Song & Ermon 2019) or
-inpainting (Algorithm 2) from the exported file and its metadata alone:
+Loops the exported step program of any sampler (sample_step.onnx, then
+sample_finish.onnx when there is one) as metadata.json describes it, drawing
+every random number with NumPy; inpaints the same way with inpaint_step.onnx:
 
-    python onnx_sample.py --model=E/model.onnx --num_samples=1280 --output=samples.npy
-    python onnx_sample.py --model=E/model.onnx --num_samples=64 --output=grid.png --seed=1
-    python onnx_sample.py --model=E/sampler.onnx --num_samples=64 --output=s.npy  # one Loop graph
-    python onnx_sample.py --model=E/model.onnx --images=faces.npy --mask=left_half \
+    python onnx_sample.py --model=E --num_samples=1280 --output=samples.npy
+    python onnx_sample.py --model=E --num_samples=64 --output=grid.png --seed=1
+    python onnx_sample.py --model=E --images=faces.npy --mask=left_half \
         --num_completions=4 --output=inpainted.png
-    python onnx_sample.py --model=E/model.onnx --check           # golden input/output pair
+    python onnx_sample.py --model=E --check           # the golden input/output pair
 
-.npy holds the samples in model space (as `tfncsn sample` writes them); for
-inpainting it holds the completions as pixels, [M, num_completions, H, W, C].
-.png draws an image grid, a 2-D scatter plot, or for inpainting rows of
-original | masked | completions. The contract is in docs/export.md.
+--model is the export directory (or any file in it). .npy holds the samples
+in model space (as `tfncsn sample` writes them); for inpainting it holds the
+completions as pixels, [M, num_completions, H, W, C]. .png draws an image grid,
+a 2-D scatter plot, or for inpainting rows of original | masked | completions.
+The contract is in docs/export.md.
 
-Use it as a library too: `load(path)`, `sample(...)`, `inpaint(...)` take a
-noise source (anything with `normal(shape)` and `uniform(shape, low, high)`),
-so a caller can replay exactly the noise another implementation used.
+Use it as a library too: `load(path)` gives an `Export` whose `sample(...)` and
+`inpaint(...)` take a noise source (anything with `normal(shape)` and
+`uniform(shape, low, high)`), so a caller can replay exactly the noise another
+implementation used.
 """
 
 from __future__ import annotations
@@ -34,101 +36,158 @@ import zlib
 
 import numpy as np
 
-FORMAT = "tfncsn.score/1"
-REQUIRED_KEYS = ("format", "element_shape", "sigmas", "sampler", "eps", "steps_per_level",
-                 "step_convention", "denoise", "prior_range", "postprocess")
-SAMPLERS = ("annealed_langevin", "langevin")
-CONVENTIONS = ("paper", "reference")
+FORMAT = "tfncsn.score/2"
+REQUIRED_KEYS = ("format", "element_shape", "sigmas", "sampler", "programs", "prior_range",
+                 "postprocess")
 MASKS = ("left_half", "right_half", "top_half", "bottom_half", "center")
 LOGIT_LAMBDA = 1e-6
+METADATA_FILE = "metadata.json"
+SCORE_FILE = "model.onnx"
+FEED_LIMIT_BYTES = 1 << 30  # The per-step feed (state + noise + inputs) of one batch.
 
 
 class SampleError(Exception):
-    """Bad input or a model this script cannot use; reported as one line."""
+    """Bad input or an export this script cannot use; reported as one line."""
 
 
-# ----------------------------------------------------------------------------- the model
+# ----------------------------------------------------------------------------- the export
 
 
-class ExportedModel:
-    """An exported `model.onnx` (graph "score") or `sampler.onnx` (graph "sampler").
+def export_directory(path: str) -> str:
+    """The export directory from --model: the directory itself or any file inside it."""
+    if os.path.isdir(path):
+        return path
+    if os.path.isfile(path):
+        return os.path.dirname(os.path.abspath(path))
+    raise SampleError(f"--model '{path}' does not exist; give the directory `tfncsn export` "
+                      "wrote (or a file in it)")
+
+
+def check_metadata(meta: dict, where: str) -> dict:
+    missing = [key for key in REQUIRED_KEYS if key not in meta]
+    if missing:
+        raise SampleError(f"{where} lacks the tfncsn metadata {', '.join(missing)}; write "
+                          "exports with `tfncsn export` (this script reads format "
+                          f"{FORMAT!r})")
+    if meta["format"] != FORMAT:
+        raise SampleError(f"{where} has format {meta['format']!r}; this script reads {FORMAT!r}:"
+                          " export again with this tfncsn, or use the script of that version")
+    sigmas = np.asarray(meta["sigmas"], np.float64)
+    if (sigmas.ndim != 1 or sigmas.size == 0 or np.any(sigmas <= 0)
+            or np.any(np.diff(sigmas) >= 0)):
+        raise SampleError(f"{where}: sigmas must be positive and strictly decreasing")
+    return meta
+
+
+def read_metadata(directory: str, session_props: dict | None = None) -> dict:
+    """metadata.json, or (when it is missing) the JSON values of model.onnx's metadata_props."""
+    path = os.path.join(directory, METADATA_FILE)
+    if os.path.isfile(path):
+        try:
+            with open(path) as f:
+                return check_metadata(json.load(f), path)
+        except json.JSONDecodeError as e:
+            raise SampleError(f"'{path}' is not JSON ({e}); export again") from None
+    if session_props:
+        try:
+            meta = {key: json.loads(value) for key, value in session_props.items()}
+        except json.JSONDecodeError as e:
+            raise SampleError(f"'{directory}/{SCORE_FILE}': metadata is not JSON ({e})") from None
+        return check_metadata(meta, f"'{directory}/{SCORE_FILE}'")
+    raise SampleError(f"'{directory}' has neither {METADATA_FILE} nor a {SCORE_FILE} with "
+                      "tfncsn metadata; give the directory `tfncsn export` wrote")
+
+
+def open_session(path: str, threads: int = 0):
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise SampleError("needs ONNX Runtime: pip install onnxruntime") from None
+    if not os.path.isfile(path):
+        raise SampleError(f"'{path}' is missing from the export; export again")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # Errors only.
+    # Idle worker threads sleep instead of spinning between the many small runs of a
+    # sampler: on a shared CPU spinning halved the speed.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    if threads > 0:
+        options.intra_op_num_threads = threads
+    try:
+        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    except Exception as e:  # InvalidProtobuf, Fail, ...: the file is not a usable model.
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SampleError(f"cannot load '{path}' as an ONNX model ({first[:200]})") from None
+
+
+class Export:
+    """An export directory: metadata, the score graph and the step programs.
 
     Attributes:
-      meta: the metadata, JSON-decoded (see docs/export.md).
-      graph: "score" or "sampler".
+      meta: the metadata (docs/export.md).
       element_shape: shape of one sample.
     """
 
     def __init__(self, path: str, threads: int = 0):
-        if not os.path.isfile(path):
-            raise SampleError(f"model file '{path}' does not exist")
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise SampleError("needs ONNX Runtime: pip install onnxruntime") from None
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # Errors only.
-        # Idle worker threads sleep instead of spinning between the many small runs of a
-        # sampler: on a shared CPU spinning halved the speed.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads > 0:
-            options.intra_op_num_threads = threads
-        try:
-            self.session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        except Exception as e:  # InvalidProtobuf, Fail, ...: the file is not a usable model.
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise SampleError(f"cannot load '{path}' as an ONNX model ({first[:200]})") from None
-        self.path = path
-        self.meta = read_metadata(self.session.get_modelmeta().custom_metadata_map, path)
-        self.graph = self.meta.get("graph", "score")
+        self.directory = export_directory(path)
+        self.threads = threads
+        self._sessions: dict = {}
+        props = None
+        if not os.path.isfile(os.path.join(self.directory, METADATA_FILE)):
+            props = self.session(SCORE_FILE).get_modelmeta().custom_metadata_map
+        self.meta = read_metadata(self.directory, props)
         self.element_shape = tuple(int(d) for d in self.meta["element_shape"])
-        self._check_inputs()
+        self.num_levels = len(self.meta["sigmas"])
 
-    def _check_inputs(self) -> None:
-        inputs = {i.name: i for i in self.session.get_inputs()}
-        expected = {"score": ("x", "level"), "sampler": ("x0", "noise")}.get(self.graph)
-        if expected is None or sorted(inputs) != sorted(expected):
-            raise SampleError(f"'{self.path}' has inputs {sorted(inputs)}; a tfncsn "
-                              f"{self.graph} graph has {expected}")
-        shape = inputs[expected[0]].shape[1:]
-        static = [d if isinstance(d, int) else None for d in shape]
-        if len(shape) != len(self.element_shape) or any(
-                d is not None and d != e for d, e in zip(static, self.element_shape)):
-            raise SampleError(f"'{self.path}': input {expected[0]} has shape {shape} per sample "
-                              f"but the metadata says element_shape {list(self.element_shape)}")
+    def session(self, filename: str):
+        if filename not in self._sessions:
+            self._sessions[filename] = open_session(os.path.join(self.directory, filename),
+                                                    self.threads)
+        return self._sessions[filename]
 
     def score(self, x: np.ndarray, level: np.ndarray) -> np.ndarray:
-        """s(x, sigma_level): x float32 [N, *shape], level int32 [N] (0 = largest sigma)."""
-        if self.graph != "score":
-            raise SampleError(f"'{self.path}' is a sampler graph; the score needs model.onnx")
-        return self.session.run(["score"], {"x": np.asarray(x, np.float32),
-                                            "level": np.asarray(level, np.int32)})[0]
+        """s(x, sigma_level): x float32 [N, *shape], level int32 [N] in [0, L) (0 = largest)."""
+        x, level = np.asarray(x, np.float32), np.asarray(level)
+        if x.ndim != 1 + len(self.element_shape) or x.shape[1:] != self.element_shape \
+                or x.shape[0] == 0:
+            raise SampleError(f"x has shape {x.shape}; the model needs [N >= 1, "
+                              f"{', '.join(map(str, self.element_shape))}]")
+        if level.shape != (x.shape[0],) or not np.issubdtype(level.dtype, np.integer) \
+                or level.min() < 0 or level.max() >= self.num_levels:
+            raise SampleError(f"level must be {x.shape[0]} integers in [0, {self.num_levels}); "
+                              f"got shape {level.shape}, values {np.unique(level)[:5].tolist()}")
+        return self.session(SCORE_FILE).run(["score"], {"x": x, "level": level.astype(np.int32)}
+                                            )[0]
 
-    def run_sampler_graph(self, x0: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """sampler.onnx: the first noise.shape[0] steps (all L*T: the whole sampler) from x0."""
-        return self.session.run(["samples"], {"x0": np.asarray(x0, np.float32),
-                                              "noise": np.asarray(noise, np.float32)})[0]
+    def program(self, name: str) -> "Program":
+        programs = self.meta["programs"]
+        if name not in programs:
+            raise SampleError(f"the export has no {name} program (it has "
+                              f"{', '.join(programs)}); its sampler "
+                              f"{self.meta['sampler']['name']!r} does not support it")
+        return Program(self, programs[name])
 
+    def sample(self, num_samples: int, rng, *, batch_size: int = 256, progress=None
+               ) -> np.ndarray:
+        """num_samples samples with the exported sampler, batch after batch."""
+        program = self.program("sample")
+        out = []
+        for start in range(0, num_samples, batch_size):
+            out.append(program.run(min(batch_size, num_samples - start), rng, progress=progress))
+        return np.concatenate(out)
 
-def read_metadata(props: dict[str, str], path: str) -> dict:
-    """Decodes and checks the tfncsn metadata of an ONNX model's metadata_props."""
-    missing = [key for key in REQUIRED_KEYS if key not in props]
-    if missing:
-        raise SampleError(f"'{path}' lacks the tfncsn metadata {', '.join(missing)}; write "
-                          "models with `tfncsn export`")
-    try:
-        meta = {key: json.loads(value) for key, value in props.items()}
-    except json.JSONDecodeError as e:
-        raise SampleError(f"'{path}': metadata is not JSON ({e})") from None
-    if meta["format"] != FORMAT:
-        raise SampleError(f"'{path}' has format {meta['format']!r}; this script reads {FORMAT!r}")
-    sigmas = np.asarray(meta["sigmas"], np.float64)
-    if (sigmas.ndim != 1 or sigmas.size == 0 or np.any(sigmas <= 0)
-            or np.any(np.diff(sigmas) >= 0)):
-        raise SampleError(f"'{path}': sigmas must be positive and strictly decreasing")
-    if meta["step_convention"] not in CONVENTIONS:
-        raise SampleError(f"'{path}': unknown step convention {meta['step_convention']!r}")
-    return meta
+    def inpaint(self, y: np.ndarray, mask: np.ndarray, rng, *, batch_size: int = 256,
+                progress=None) -> np.ndarray:
+        """Fills y [M, *shape] (model space) where mask == 0, keeping it where mask == 1."""
+        program = self.program("inpaint")
+        y = np.asarray(y, np.float32)
+        mask = np.broadcast_to(np.asarray(mask, np.float32), y.shape)
+        out = []
+        for start in range(0, len(y), batch_size):
+            end = min(start + batch_size, len(y))
+            out.append(program.run(end - start, rng, inputs={"y": y[start:end],
+                                                             "mask": mask[start:end]},
+                                   progress=progress))
+        return np.concatenate(out)
 
 
 # ----------------------------------------------------------------------------- noise
@@ -147,129 +206,75 @@ class NumpyNoise:
         return self._gen.uniform(low, high, size=tuple(shape)).astype(np.float32)
 
 
-# ----------------------------------------------------------------------------- Algorithms 1 and 2
+# ----------------------------------------------------------------------------- step programs
 
 
-def stages(meta: dict, sampler: str | None = None):
-    """[(level, c_score, c_noise)] per stage, in float32 as tfncsn.langevin computes them.
+class Program:
+    """One exported step program: loops NAME_step.onnx, then NAME_finish.onnx if any.
 
-    annealed_langevin: stage i = level i, a_i = eps sigma_i^2 / sigma_L^2 (Algorithm 1);
-    langevin: one stage at the last level with a = eps. Steps are
-    x <- x + c_score s(x, level) + c_noise z with (a/2, sqrt(a)) for "paper" and
-    (a, sqrt(2a)) for "reference".
+    The draws follow the exporting sampler's order (docs/export.md): x from the
+    prior, then per step k each noise entry in order, drawn when k % every == 0
+    and zeros otherwise. Nothing here knows any sampler's maths.
     """
-    sampler = sampler or meta["sampler"]
-    sigmas = np.asarray(meta["sigmas"], np.float32)
-    eps = np.float32(meta["eps"])
-    if sampler == "annealed_langevin":
-        levels = list(range(len(sigmas)))
-        alphas = eps * np.square(sigmas / sigmas[-1])
-    elif sampler == "langevin":
-        levels = [len(sigmas) - 1]
-        alphas = np.array([eps], np.float32)
-    else:
-        raise SampleError(f"the model's sampler {sampler!r} is not implemented here (only "
-                          f"{', '.join(SAMPLERS)}); pass --sampler to choose one of those")
-    if meta["step_convention"] == "paper":
-        c_score, c_noise = np.float32(0.5) * alphas, np.sqrt(alphas)
-    else:
-        c_score, c_noise = alphas, np.sqrt(np.float32(2.0) * alphas)
-    return [(level, c_score[i], c_noise[i]) for i, level in enumerate(levels)]
 
+    def __init__(self, export: Export, spec: dict):
+        self.export, self.spec = export, spec
+        self.num_steps = int(spec["num_steps"])
+        self.step_session = export.session(spec["step"])
+        self.finish_session = export.session(spec["finish"]) if spec.get("finish") else None
+        self.outputs = [f"next_{s['name']}" for s in spec["state"]]
 
-def langevin_dynamics(score_fn, x: np.ndarray, stage_list, rng, steps_per_level: int,
-                      begin_stage=None, after_step=None, callback=None) -> np.ndarray:
-    """T Langevin steps per stage; `begin_stage(x, level)` / `after_step(x)` serve Algorithm 2.
+    def shape(self, per: str, batch: int) -> tuple:
+        return (batch,) if per == "example" else (batch, *self.export.element_shape)
 
-    `callback` gets {"x", "level", "step"} after every step (progress, intermediate states).
-    """
-    x = np.asarray(x, np.float32)
-    level_vector = np.empty([x.shape[0]], np.int32)
-    for level, c_score, c_noise in stage_list:
-        level_vector[:] = level
-        if begin_stage is not None:
-            x = begin_stage(x, level)
-        for step in range(steps_per_level):
-            x = x + c_score * score_fn(x, level_vector) + c_noise * rng.normal(x.shape)
-            if after_step is not None:
-                x = after_step(x)
-            if callback is not None:
-                callback({"x": x, "level": level, "step": step})
-    return x
+    def feed_bytes(self, batch: int) -> int:
+        entries = list(self.spec["state"]) + list(self.spec["noise"]) + [
+            {"per": "element"} for _ in self.spec.get("inputs", [])]
+        return 4 * sum(int(np.prod(self.shape(e["per"], batch))) for e in entries)
 
+    def initial_state(self, batch: int, rng) -> dict:
+        prior = self.spec["prior"]
+        state = {}
+        for entry in self.spec["state"]:
+            shape = self.shape(entry["per"], batch)
+            if entry["name"] != "x":
+                state[entry["name"]] = np.zeros(shape, np.float32)
+            elif prior["kind"] == "uniform":
+                state["x"] = rng.uniform(shape, prior["low"], prior["high"])
+            else:
+                state["x"] = (np.float32(prior["std"]) * rng.normal(shape)).astype(np.float32)
+        return state
 
-def denoise(score_fn, x: np.ndarray, meta: dict) -> np.ndarray:
-    """Tweedie step x + sigma_L^2 s(x, L-1) (NCSNv2)."""
-    sigma_min = np.float32(meta["sigmas"][-1])
-    last = np.full([x.shape[0]], len(meta["sigmas"]) - 1, np.int32)
-    return x + np.square(sigma_min) * score_fn(x, last)
+    def noise(self, k: int, batch: int, rng) -> dict:
+        feeds = {}
+        for entry in self.spec["noise"]:
+            shape = self.shape(entry["per"], batch)
+            if k % int(entry["every"]):
+                feeds[entry["input"]] = np.zeros(shape, np.float32)
+            elif entry["distribution"] == "uniform":
+                feeds[entry["input"]] = rng.uniform(shape, 0.0, 1.0)
+            else:
+                feeds[entry["input"]] = rng.normal(shape)
+        return feeds
 
-
-def annealed_langevin(score_fn, x: np.ndarray, meta: dict, rng, *, sampler: str | None = None,
-                      steps_per_level: int | None = None, callback=None) -> np.ndarray:
-    """Algorithm 1 (or plain Langevin) from x with the metadata's settings, then the optional
-    denoising step."""
-    x = langevin_dynamics(score_fn, x, stages(meta, sampler), rng,
-                          steps_per_level or int(meta["steps_per_level"]), callback=callback)
-    return denoise(score_fn, x, meta) if meta["denoise"] else x
-
-
-def inpaint(score_fn, y: np.ndarray, mask: np.ndarray, x: np.ndarray, meta: dict, rng, *,
-            steps_per_level: int | None = None, callback=None) -> np.ndarray:
-    """Algorithm 2: fills where mask == 0, keeping y + sigma_i z where mask == 1.
-
-    y and x are [N, *shape] in model space; x is the initial state (uniform noise).
-    Per level one fresh y~ = y + sigma_i z, imposed before and after every step.
-    """
-    y = np.asarray(y, np.float32)
-    mask = np.broadcast_to(np.asarray(mask, np.float32), y.shape)
-    sigmas = np.asarray(meta["sigmas"], np.float32)
-    state = {}
-
-    def impose(x):
-        return x * (np.float32(1.0) - mask) + state["y_tilde"] * mask
-
-    def begin_stage(x, level):
-        state["y_tilde"] = y + sigmas[level] * rng.normal(y.shape)
-        return impose(x)
-
-    return langevin_dynamics(score_fn, x, stages(meta, "annealed_langevin"), rng,
-                             steps_per_level or int(meta["steps_per_level"]),
-                             begin_stage=begin_stage, after_step=impose, callback=callback)
-
-
-def total_steps(meta: dict, sampler: str | None, steps_per_level: int | None) -> int:
-    return len(stages(meta, sampler)) * (steps_per_level or int(meta["steps_per_level"]))
-
-
-def sample(model: ExportedModel, num_samples: int, rng, *, batch_size: int = 1024,
-           sampler: str | None = None, steps_per_level: int | None = None,
-           progress: Progress | None = None) -> np.ndarray:
-    """num_samples samples from the uniform prior, batch after batch (prior, then the steps).
-
-    With sampler.onnx each batch is one session.run fed with the same draws
-    (x0, then the noise of every step in order), so it matches model.onnx draw for draw.
-    """
-    meta, shape = model.meta, model.element_shape
-    low, high = meta["prior_range"]
-    out = []
-    for start in range(0, num_samples, batch_size):
-        n = min(batch_size, num_samples - start)
-        x = rng.uniform((n, *shape), low, high)
-        if model.graph == "sampler":
-            if sampler not in (None, meta["sampler"]) or steps_per_level not in (
-                    None, int(meta["steps_per_level"])):
-                raise SampleError("sampler.onnx has its sampler and steps built in; use "
-                                  "model.onnx to change them")
-            steps = total_steps(meta, None, None)
-            noise = rng.normal((steps, n, *shape))
-            out.append(model.run_sampler_graph(x, noise))
+    def run(self, batch: int, rng, *, inputs: dict | None = None, progress=None,
+            state: dict | None = None) -> np.ndarray:
+        """The samples of one batch (`state`: start from it instead of the prior)."""
+        if self.feed_bytes(batch) > FEED_LIMIT_BYTES:
+            raise SampleError(f"a batch of {batch} needs {self.feed_bytes(batch) / 2**30:.1f} "
+                              f"GiB per step; lower --batch_size")
+        inputs = {name: np.asarray(inputs[name], np.float32)
+                  for name in self.spec.get("inputs", [])} if inputs else {}
+        state = dict(state) if state is not None else self.initial_state(batch, rng)
+        for k in range(self.num_steps):
+            feeds = {**state, "k": np.array(k, np.int32), **self.noise(k, batch, rng), **inputs}
+            values = self.step_session.run(self.outputs, feeds)
+            state = {s["name"]: v for s, v in zip(self.spec["state"], values)}
             if progress is not None:
-                progress.advance(steps)
-        else:
-            out.append(annealed_langevin(model.score, x, meta, rng, sampler=sampler,
-                                         steps_per_level=steps_per_level, callback=progress))
-    return np.concatenate(out)
+                progress.advance(1)
+        if self.finish_session is None:
+            return state["x"]
+        return self.finish_session.run(["samples"], {**state, **inputs})[0]
 
 
 # ----------------------------------------------------------------------------- images and masks
@@ -408,10 +413,6 @@ class Progress:
         self.total, self.done, self.enabled, self.stream = total, 0, enabled, stream
         self.start, self._shown = time.perf_counter(), 0
 
-    def __call__(self, info: dict) -> None:
-        """A sampler callback: one step done."""
-        self.advance(1)
-
     def advance(self, steps: int) -> None:
         self.done += steps
         tenth = min(10, self.done * 10 // max(self.total, 1))
@@ -436,18 +437,13 @@ class _Parser(argparse.ArgumentParser):
 def parse_args(argv):
     parser = _Parser(prog="onnx_sample.py", description=__doc__.split("\n\n")[0],
                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="model.onnx (or sampler.onnx) written by "
-                        "`tfncsn export`")
-    parser.add_argument("--output", help="where to write: .npy or .png")
+    parser.add_argument("--model", required=True, help="the export directory `tfncsn export` "
+                        "wrote, or a file in it")
+    parser.add_argument("--output", help="where to write: .npy or .png (its folder must exist)")
     parser.add_argument("--num_samples", type=int, default=64, help="samples to draw")
     parser.add_argument("--seed", type=int, default=0, help="seed of NumPy's generator")
-    parser.add_argument("--batch_size", type=int, default=1024,
-                        help="samples per batch (bounds memory; sampler.onnx needs "
-                             "L*T*batch*D floats of noise)")
-    parser.add_argument("--steps_per_level", type=int, default=None,
-                        help="Langevin steps T per level (default: the metadata's)")
-    parser.add_argument("--sampler", choices=SAMPLERS, default=None,
-                        help="override the metadata's sampler")
+    parser.add_argument("--batch_size", type=int, default=256, help="samples per batch (each "
+                        "step feeds the state and noise of one batch)")
     parser.add_argument("--images", help="inpainting: .npy of images [M, H, W, C] in [0, 1] "
                         "or uint8")
     parser.add_argument("--mask", help="inpainting: the region to fill (" + ", ".join(MASKS)
@@ -455,7 +451,7 @@ def parse_args(argv):
     parser.add_argument("--num_completions", type=int, default=1,
                         help="inpainting: completions per image")
     parser.add_argument("--check", action="store_true", help="compare the model's score with "
-                        "the golden pair next to it and exit")
+                        "the golden pair of the export and exit")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads "
                         "(0: its default)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -463,19 +459,35 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def check_golden(model: ExportedModel) -> str:
-    """Runs the golden input next to the model; returns a summary or raises SampleError."""
-    if model.graph != "score":
-        raise SampleError("--check needs model.onnx (the score graph)")
-    path = os.path.join(os.path.dirname(os.path.abspath(model.path)),
-                        model.meta.get("golden_file", "golden.npz"))
+def read_golden(export: Export) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x, level and score of the golden pair: the raw files metadata.json describes when they
+    are there, else the .npz."""
+    table = export.meta.get("golden")
+    folder = os.path.join(export.directory, "golden")
+    if table and all(os.path.isfile(os.path.join(folder, e["file"])) for e in table.values()):
+        arrays = []
+        for name in ("x", "level", "score"):
+            entry = table[name]
+            path = os.path.join(folder, entry["file"])
+            try:
+                data = np.fromfile(path, dtype=np.dtype(entry["dtype"]).newbyteorder("<"))
+                arrays.append(data.reshape(entry["shape"]))
+            except (OSError, ValueError) as e:
+                raise SampleError(f"cannot read the golden file '{path}' ({e})") from None
+        return tuple(arrays)
+    path = os.path.join(export.directory, export.meta.get("golden_file", "golden.npz"))
     try:
         with np.load(path) as golden:
-            x, level, expected = golden["x"], golden["level"], golden["score"]
+            return golden["x"], golden["level"], golden["score"]
     except (OSError, KeyError, ValueError) as e:
         raise SampleError(f"cannot read the golden pair '{path}' ({e})") from None
-    tolerance = model.meta.get("tolerance", {"atol": 1e-4, "rtol": 1e-4})
-    got = model.score(x, level).astype(np.float64)
+
+
+def check_golden(export: Export) -> str:
+    """Runs the golden input through model.onnx; returns a summary or raises SampleError."""
+    x, level, expected = read_golden(export)
+    tolerance = export.meta.get("tolerance", {"atol": 1e-4, "rtol": 1e-4})
+    got = export.score(x, level).astype(np.float64)
     diff = np.abs(got - expected)
     limit = tolerance["atol"] + tolerance["rtol"] * np.abs(expected)
     summary = (f"max abs diff {diff.max():.3g}, max rel diff "
@@ -486,40 +498,42 @@ def check_golden(model: ExportedModel) -> str:
     return f"golden check passed on {len(x)} inputs: {summary}"
 
 
+def check_output(path: str | None) -> str:
+    extension = os.path.splitext(path or "")[1].lower()
+    if extension not in (".npy", ".png"):
+        raise SampleError(f"--output must end in .npy or .png, got '{path}'")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise SampleError(f"--output '{path}': folder '{folder}' does not exist; create it "
+                          "first")
+    return extension
+
+
 def run(args) -> None:
     for name in ("num_samples", "batch_size", "num_completions"):
         if getattr(args, name) < 1:
             raise SampleError(f"--{name} must be at least 1, got {getattr(args, name)}")
-    if args.steps_per_level is not None and args.steps_per_level < 1:
-        raise SampleError(f"--steps_per_level must be at least 1, got {args.steps_per_level}")
     inpainting = bool(args.images or args.mask)
     if inpainting and not (args.images and args.mask):
         raise SampleError("inpainting needs both --images and --mask")
-    extension = os.path.splitext(args.output or "")[1].lower()
-    if not args.check and extension not in (".npy", ".png"):
-        raise SampleError(f"--output must end in .npy or .png, got '{args.output}'")
-    model = ExportedModel(args.model, args.threads)
-    if args.output and os.path.dirname(args.output):
-        os.makedirs(os.path.dirname(args.output), exist_ok=True)
+    extension = None if args.check else check_output(args.output)
+    export = Export(args.model, args.threads)
     if args.check:
-        print(check_golden(model))
+        print(check_golden(export))
         return
-    shape, meta = model.element_shape, model.meta
+    shape, meta = export.element_shape, export.meta
     if extension == ".png" and not (shape == (2,) or (len(shape) == 3 and shape[-1] in (1, 3))):
         raise SampleError(f"PNG output needs 2-D points or images; samples have shape {shape}")
     rng = NumpyNoise(args.seed)
     started = time.perf_counter()
     if inpainting:
-        if model.graph != "score":
-            raise SampleError("inpainting needs model.onnx (the score graph), not sampler.onnx")
+        program = export.program("inpaint")
         known = make_mask(args.mask, shape)
         images = load_images(args.images, shape)
         y = np.repeat(to_model_space(images, meta), args.num_completions, axis=0)
-        progress = Progress(total_steps(meta, "annealed_langevin", args.steps_per_level),
+        progress = Progress(program.num_steps * math.ceil(len(y) / args.batch_size),
                             not args.quiet)
-        x0 = rng.uniform(y.shape, *meta["prior_range"])
-        out = inpaint(model.score, y, known, x0, meta, rng, steps_per_level=args.steps_per_level,
-                      callback=progress)
+        out = export.inpaint(y, known, rng, batch_size=args.batch_size, progress=progress)
         completions = to_pixels(out, meta).reshape(len(images), args.num_completions, *shape)
         if extension == ".npy":
             np.save(args.output, completions)
@@ -531,11 +545,10 @@ def run(args) -> None:
         print(f"wrote {args.output}: {len(images)} images x {args.num_completions} completions "
               f"({known.mean():.0%} of values known) in {time.perf_counter() - started:.1f} s")
         return
-    steps = total_steps(meta, args.sampler, args.steps_per_level)
-    progress = Progress(steps * math.ceil(args.num_samples / args.batch_size), not args.quiet)
-    samples = sample(model, args.num_samples, rng, batch_size=args.batch_size,
-                     sampler=args.sampler, steps_per_level=args.steps_per_level,
-                     progress=progress)
+    program = export.program("sample")
+    progress = Progress(program.num_steps * math.ceil(args.num_samples / args.batch_size),
+                        not args.quiet)
+    samples = export.sample(args.num_samples, rng, batch_size=args.batch_size, progress=progress)
     elapsed = time.perf_counter() - started
     if extension == ".npy":
         np.save(args.output, samples)
@@ -543,8 +556,13 @@ def run(args) -> None:
         write_png(args.output, scatter(samples, meta["prior_range"]))
     else:
         write_png(args.output, image_grid(to_pixels(samples, meta)))
-    print(f"wrote {args.output}: {len(samples)} samples in {elapsed:.1f} s "
-          f"({len(samples) / max(elapsed, 1e-9):.1f} samples/s)")
+    print(f"wrote {args.output}: {len(samples)} samples with {meta['sampler']['name']} in "
+          f"{elapsed:.1f} s ({len(samples) / max(elapsed, 1e-9):.1f} samples/s)")
+
+
+def load(path: str, threads: int = 0) -> Export:
+    """The export at `path` (its directory or a file in it)."""
+    return Export(path, threads)
 
 
 def main(argv=None) -> int:

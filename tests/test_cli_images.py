@@ -45,6 +45,7 @@ def assert_trained(workdir, steps):
     assert (workdir / "checkpoints" / f"ckpt-{steps}.index").exists()
 
 
+@pytest.mark.slow  # Minutes: TFDS mock data; the digits runs cover image training by default.
 def test_tiny_refinenet_trains_on_mock_cifar10(tmp_path):
     workdir = tmp_path / "cifar"
     proc = subprocess.run([sys.executable, "-c", MOCK_TFDS_CLI, "train", "--dataset=cifar10",
@@ -117,6 +118,7 @@ def test_bad_inpainting_input_is_one_line(digits_run, tmp_path):
         assert expected in error_line(proc)
 
 
+@pytest.mark.slow  # About a minute: bench runs one process per configuration.
 def test_bench_writes_its_table(tmp_path):
     output = tmp_path / "bench.json"
     run_cli("bench", "--bench_networks=8x8x1:4", "--bench_batch_sizes=2", "--bench_jit=off",

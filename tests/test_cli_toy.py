@@ -17,6 +17,7 @@ from tfncsn.gaussian_mixture import paper_toy
 TOY = "--flagfile=configs/toy.cfg"
 
 
+@pytest.mark.slow  # configs/toy.cfg as shipped; test_export.py trains the toy 8k steps by default.
 def test_toy_trains_and_samples_with_the_paper_mode_weights(tmp_path):
     """configs/toy.cfg as shipped (20k steps, about a minute here), then 1280 samples."""
     workdir, output = tmp_path / "toy", tmp_path / "samples.npy"
@@ -71,6 +72,9 @@ def test_sample_npz_and_png_outputs(tmp_path):
 
 
 def test_figure3_with_the_exact_score(tmp_path):
+    """Paper Fig. 3 with the data's own score: plain Langevin gets the mode weights wrong,
+    annealing right, and both end as narrow as the data (issue 10.3: with the score of the
+    data perturbed by sigma_L = 1 they were sqrt(2) times wider)."""
     output = tmp_path / "fig3.png"
     proc = run_cli("figure3", TOY, "--score=exact", f"--output={output}")
     image = Image.open(output)
@@ -78,10 +82,14 @@ def test_figure3_with_the_exact_score(tmp_path):
     pixels = np.asarray(image.convert("L"))
     for panel in range(3):  # Every panel has points drawn in it.
         assert (pixels[30:, panel * 320 + 5:(panel + 1) * 320 - 5] < 200).sum() > 500
-    weights = {line.split(":")[0].strip(): float(line.rsplit(" ", 1)[1])
-               for line in proc.stdout.splitlines() if line.startswith("  (")}
+    panels = [line for line in proc.stdout.splitlines() if line.startswith("  (")]
+    weights = {line.split(":")[0].strip(): float(line.split("(5,5): ")[1].split(";")[0])
+               for line in panels}
+    spreads = {line.split(":")[0].strip(): float(line.rsplit(" ", 1)[1]) for line in panels}
     assert abs(weights["(c) annealed Langevin dynamics"] - 0.8) <= 0.03
     assert abs(weights["(b) Langevin dynamics"] - 0.8) > 0.1
+    for title, spread in spreads.items():  # The data's std is 1 (sigma_L-perturbed: 1.41).
+        assert abs(spread - 1.0) < 0.1, (title, spreads)
 
 
 def test_sigterm_writes_a_checkpoint_before_exiting(tmp_path):

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from conftest import error_line, run_cli
@@ -50,7 +51,7 @@ def test_evaluate_writes_the_json_markdown_and_figures(evaluated):
     report, out, stdout = evaluated
     assert REPORT_KEYS <= set(report), sorted(REPORT_KEYS - set(report))
     assert report["num_samples"] == 20 and report["score"] == "model at step 60"
-    assert report["sampler"]["steps_per_level"] == 3  # The flag overrides the run's sampler.
+    assert report["sampler"]["options"]["steps_per_level"] == 3  # The flag overrides the run's.
     files = report["files"]
     assert set(files) == {"samples", "states", "neighbours", "markdown"}
     for name in files.values():
@@ -96,7 +97,8 @@ def test_heldout_loss_is_deterministic_and_lower_after_training(evaluated, digit
     config = run_config.load(str(digits_run))
     dataset = builders.make_dataset(config.dataset, config.dataset_options)
     sigmas = builders.make_sigmas(config.sigmas)
-    x = np.concatenate(list(dataset.load("test").batch(512).as_numpy_iterator()))
+    x = heldout.heldout_examples(dataset, seed=0)  # Dequantised as the CLI does.
+    assert "dequantised as in training" in report["examples"]
 
     def score_fn(trained):
         model = builders.make_model(config.model, config.model_options, dataset.element_shape,
@@ -113,6 +115,25 @@ def test_heldout_loss_is_deterministic_and_lower_after_training(evaluated, digit
     untrained = heldout.heldout_dsm_loss(score_fn(False), x, sigmas, seed=0)
     print(f"held-out DSM: trained {first.total:.3f}, untrained {untrained.total:.3f}")
     assert first.total < 0.95 * untrained.total
+
+
+def test_heldout_examples_are_dequantised_like_training_and_fixed_by_the_seed():
+    """Issue 10.2: the held-out loss scores test images as training feeds images, not raw
+    pixels, with noise that depends on the seed alone (not on TensorFlow's global seed)."""
+    dataset = builders.make_dataset("digits", {})
+    pixels = np.concatenate(list(dataset.load("test").batch(512).as_numpy_iterator()))
+    k = np.round(pixels * 16)
+    x = heldout.heldout_examples(dataset, seed=3)
+    assert x.shape == pixels.shape == (360, 8, 8, 1)
+    assert np.all((x * 17 >= k - 1e-4) & (x * 17 <= k + 1 + 1e-4))  # Own bin: not flipped.
+    assert abs(np.mean(x * 17 - k) - 0.5) < 0.02
+    tf.random.set_seed(1234)  # Training sets the global seed; the examples must not move.
+    np.testing.assert_array_equal(heldout.heldout_examples(dataset, seed=3), x)
+    assert not np.array_equal(heldout.heldout_examples(dataset, seed=4), x)
+    np.testing.assert_array_equal(heldout.heldout_examples(dataset, limit=5, seed=3), x[:5])
+    off = builders.make_dataset("digits", {"dequantize": False})
+    np.testing.assert_array_equal(heldout.heldout_examples(off, seed=3), pixels)
+    assert "not dequantised" in heldout.examples_note(off)
 
 
 def test_heldout_only_needs_no_samples_and_repeats_exactly(evaluated, digits_run, tmp_path):

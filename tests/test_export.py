@@ -8,7 +8,7 @@ identically by Keras, the SavedModel and ONNX Runtime).
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
 import json
 import os
 import subprocess
@@ -21,27 +21,17 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from conftest import REPO, error_line, run_cli
-from tfncsn import builders, config as run_config, registry, training
-from tfncsn.export import ReplayNoise, Tolerance, verify
+from conftest import error_line, run_cli
+from export_helpers import SCRIPT, blocked_env, onnx_sample, tf_trajectory
+from tfncsn import builders, config as run_config, sampling, training
+from tfncsn.cli.common import ScoreSource
+from tfncsn.conditioning import Inpainting
+from tfncsn.config import SamplerConfig
+from tfncsn.export import Tolerance, verify
 from tfncsn.gaussian_mixture import paper_toy
-from tfncsn.inpainting import inpaint as tf_inpaint
-from tfncsn.langevin import uniform_prior
 
-SCRIPT = REPO / "export" / "onnx_sample.py"
 TOLERANCE = Tolerance()  # The documented default: atol 1e-4, rtol 1e-4.
 TOY_STEPS = 8000
-
-
-def load_onnx_sample():
-    """export/onnx_sample.py as a module (it is a standalone script, not a package)."""
-    spec = importlib.util.spec_from_file_location("onnx_sample", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-onnx_sample = load_onnx_sample()
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +54,29 @@ def digits(tmp_path_factory):
     return root / "run", root / "export", proc.stdout
 
 
+def export_run(workdir, output, *flags):
+    return run_cli("export", f"--workdir={workdir}", f"--output={output}", *flags).stdout
+
+
+@pytest.fixture(scope="module")
+def toy_variants(toy, tmp_path_factory):
+    """The toy run exported with each built-in sampler, short settings for trajectories."""
+    root = tmp_path_factory.mktemp("toy_variants")
+    workdir = toy[0]
+    variants = {
+        "annealed_paper": ["--steps_per_level=3"],
+        "annealed_reference_denoise": ["--steps_per_level=3", "--step_convention=reference",
+                                       "--denoise"],
+        "langevin": ["--sampler=langevin", "--steps_per_level=7", "--denoise"],
+        "pc": ["--sampler=pc", "--sampler_options=corrector_steps=2"],
+        "ode": ["--sampler=ode"],
+        "ode_euler": ["--sampler=ode", '--sampler_options=solver="euler"'],
+    }
+    for name, flags in variants.items():
+        export_run(workdir, root / name, *flags)
+    return root
+
+
 def keras_model(workdir):
     config = run_config.load(str(workdir))
     dataset = builders.make_dataset(config.dataset, config.dataset_options)
@@ -74,16 +87,14 @@ def keras_model(workdir):
     return model, config, sigmas
 
 
-def blocked_env(tmp_path, names=("tensorflow", "keras", "tfncsn", "tfncsn_plugins")):
-    """An environment where importing any of `names` fails."""
-    shadow = tmp_path / "blocked"
-    for name in names:
-        (shadow / name).mkdir(parents=True, exist_ok=True)
-        (shadow / name / "__init__.py").write_text(
-            f"raise ImportError('{name} is blocked: onnx_sample.py must not need it')\n")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = str(shadow)  # Searched before site-packages and the editable finder.
-    return env
+def tf_program(workdir, export):
+    """The TensorFlow program an export was made from (its metadata's sampler), and its score."""
+    model, config, sigmas = keras_model(workdir)
+    meta = json.loads((export / "metadata.json").read_text())
+    dataset = builders.make_dataset(config.dataset, config.dataset_options)
+    source = ScoreSource.for_model(config, dataset, sigmas, model, "test")
+    program = source.program(SamplerConfig(meta["sampler"]["name"], meta["sampler"]["options"]))
+    return program, source.score_for(program), meta
 
 
 def onnx_sample_cli(tmp_path, *args, check=True):
@@ -114,27 +125,66 @@ def big_mode_weight(samples):
 
 # ----------------------------------------------------------------------------- the export
 
+PROGRAM_FILES = ["inpaint_step.onnx", "sample_step.onnx"]
+
 
 def test_export_writes_the_contract(toy):
     workdir, export, stdout = toy
-    assert sorted(os.listdir(export)) == ["golden.npz", "metadata.json", "model.onnx",
-                                          "sampler.onnx", "saved_model"]
+    assert sorted(os.listdir(export)) == sorted(
+        ["golden", "golden.npz", "metadata.json", "model.onnx", "saved_model", *PROGRAM_FILES])
     assert not os.path.exists(f"{export}.partial")
     meta = json.loads((export / "metadata.json").read_text())
     config = run_config.load(str(workdir))
-    assert meta["format"] == "tfncsn.score/1" and meta["training_step"] == TOY_STEPS
+    assert meta["format"] == "tfncsn.score/2" and meta["training_step"] == TOY_STEPS
     assert meta["element_shape"] == [2] and meta["prior_range"] == [-8.0, 8.0]
-    assert (meta["eps"], meta["steps_per_level"], meta["step_convention"], meta["denoise"],
-            meta["sampler"]) == (0.1, 100, "paper", False, "annealed_langevin")
+    assert meta["sampler"] == {"name": "annealed_langevin", "options": {
+        "eps": 0.1, "steps_per_level": 100, "step_convention": "paper", "denoise": False}}
+    sample = meta["programs"]["sample"]
+    assert (sample["step"], sample["finish"], sample["num_steps"]) == ("sample_step.onnx", None,
+                                                                      1000)
+    assert sample["state"] == [{"name": "x", "per": "element"}]
+    assert sample["noise"] == [{"name": "z", "input": "noise_z", "distribution": "normal",
+                                "per": "element", "every": 1}]
+    assert sample["prior"] == {"kind": "uniform", "low": -8.0, "high": 8.0}
+    inpaint = meta["programs"]["inpaint"]
+    assert inpaint["inputs"] == ["y", "mask"] and inpaint["noise"][0]["every"] == 100
     np.testing.assert_array_equal(np.float32(meta["sigmas"]),
                                   builders.make_sigmas(config.sigmas).numpy())
-    for name in ("model.onnx", "sampler.onnx"):
+    for name in ["model.onnx", *PROGRAM_FILES]:
         model = onnx.load(str(export / name))
         props = {p.key: json.loads(p.value) for p in model.metadata_props}
-        assert props.pop("graph") == name.split(".")[0].replace("model", "score")
-        assert props == meta
-    for line in ("SavedModel vs Keras", "ONNX vs Keras", "ONNX sampler graph vs Keras"):
+        assert props.pop("graph") == name
+        assert props == {k: v for k, v in meta.items() if k != "files"}
+        assert [(o.domain, o.version) for o in model.opset_import] == [("", 17)]
+        assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
+    for name, entry in meta["files"].items():  # Sizes and sha256 of every exported file.
+        data = (export / name).read_bytes()
+        assert entry == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    assert set(meta["files"]) >= {"model.onnx", "golden/x.float32.bin", *PROGRAM_FILES}
+    with np.load(export / "golden.npz") as golden:  # The raw golden files: any runtime reads.
+        for key, entry in meta["golden"].items():
+            raw = np.fromfile(export / "golden" / entry["file"], dtype="<" + {
+                "float32": "f4", "int32": "i4"}[entry["dtype"]]).reshape(entry["shape"])
+            np.testing.assert_array_equal(raw, golden[key])
+    for line in ("SavedModel vs Keras", "ONNX vs Keras", "sample step graph vs TensorFlow",
+                 "inpaint step graph vs TensorFlow"):
         assert line in stdout
+
+
+def test_finish_graphs_and_the_options_of_each_sampler(toy_variants):
+    expected = {"annealed_paper": None, "annealed_reference_denoise": "sample_finish.onnx",
+                "langevin": "sample_finish.onnx", "pc": "sample_finish.onnx",
+                "ode": "sample_finish.onnx"}
+    for name, finish in expected.items():
+        meta = json.loads((toy_variants / name / "metadata.json").read_text())
+        assert meta["programs"]["sample"]["finish"] == finish, name
+    pc = json.loads((toy_variants / "pc" / "metadata.json").read_text())
+    assert pc["sampler"] == {"name": "pc", "options": {"snr": 0.16, "corrector_steps": 2,
+                                                       "denoise": True, "num_steps": None}}
+    assert [n["name"] for n in pc["programs"]["sample"]["noise"]] == [
+        "predictor", "corrector_0", "corrector_1"]
+    assert pc["programs"]["sample"]["prior"] == {"kind": "normal", "mean": 0.0, "std": 20.0}
+    assert pc["programs"]["sample"]["score_evaluations"] == 9 * 3 + 1
 
 
 @pytest.mark.parametrize("run", ["toy", "digits"])
@@ -158,8 +208,8 @@ def test_keras_savedmodel_and_onnx_agree(run, request, tmp_path):
             x=tf.constant(xs), level=tf.constant(levels))["score"].numpy(), keras_score)
         assert_close(f"{run} ONNX vs Keras",
                      session.run(["score"], {"x": xs, "level": levels})[0], keras_score)
-    assert "golden check passed" in onnx_sample_cli(
-        tmp_path, f"--model={export / 'model.onnx'}", "--check").stdout
+    assert "golden check passed" in onnx_sample_cli(tmp_path, f"--model={export}",
+                                                    "--check").stdout
 
 
 def test_savedmodel_sample_signature(toy):
@@ -174,14 +224,8 @@ def test_savedmodel_sample_signature(toy):
     assert abs(big_mode_weight(samples) - 0.80) <= 0.05, big_mode_weight(samples)
     np.testing.assert_array_equal(draw(3, 16), draw(3, 16))
     assert not np.array_equal(draw(3, 16), draw(4, 16))
-    # The eager TF sampler from the same Philox generator.
-    model, config, sigmas = keras_model(workdir)
-    rng = tf.random.Generator.from_seed(0)
-    x = uniform_prior(rng, [1280, 2], -8.0, 8.0)
-    s = config.sampler
-    eager = registry.samplers.get(s.name)(
-        tf.function(lambda x, level: model(x, level, training=False)), x, sigmas, rng=rng,
-        eps=s.eps, steps_per_level=s.steps_per_level, convention=s.convention).x.numpy()
+    program, score_fn, _ = tf_program(workdir, export)
+    eager = sampling.Runner(program, score_fn)(tf.random.Generator.from_seed(0), 1280).x.numpy()
     print("SavedModel sample vs eager sampler: max abs diff", np.abs(samples - eager).max())
     np.testing.assert_allclose(samples, eager, atol=1e-3)
 
@@ -222,7 +266,7 @@ def test_onnx_sampler_runs_without_tensorflow_and_gets_the_mode_weights(toy, tmp
                              text=True, env=blocked_env(tmp_path))
     assert blocked.returncode != 0 and "is blocked" in blocked.stderr  # The guard works.
     npy, png = tmp_path / "samples.npy", tmp_path / "samples.png"
-    proc = onnx_sample_cli(tmp_path, f"--model={export / 'model.onnx'}", "--num_samples=1280",
+    proc = onnx_sample_cli(tmp_path, f"--model={export}", "--num_samples=1280",
                            f"--output={npy}", "--seed=0", "--batch_size=512")
     assert "onnx_sample: 100% (3000/3000 steps)" in proc.stderr  # 3 batches x 1000 steps.
     samples = np.load(npy)
@@ -238,117 +282,85 @@ def test_onnx_sampler_runs_without_tensorflow_and_gets_the_mode_weights(toy, tmp
     assert image.shape == (320, 320) and (image < 100).sum() > 200  # Dots were drawn.
 
 
-def test_sampler_graph_equals_the_step_by_step_sampler(toy, tmp_path):
-    """sampler.onnx (one session.run, ONNX Loop) vs model.onnx step by step, same seed."""
-    _, export, _ = toy
-    outputs = []
-    for name in ("model.onnx", "sampler.onnx"):
-        output = tmp_path / f"{name}.npy"
-        onnx_sample_cli(tmp_path, f"--model={export / name}", "--num_samples=300",
-                        "--seed=7", f"--output={output}", "--quiet")
-        outputs.append(np.load(output))
-    print("sampler.onnx vs model.onnx: max abs diff", np.abs(outputs[0] - outputs[1]).max())
-    assert_close("sampler.onnx vs model.onnx", outputs[1], outputs[0])
+@pytest.mark.parametrize("variant", ["annealed_paper", "annealed_reference_denoise", "langevin",
+                                     "pc", "ode", "ode_euler"])
+def test_looped_step_graph_follows_the_tensorflow_trajectory(toy, toy_variants, variant):
+    """onnx_sample's loop of the exported step graph vs the TF program, identical noise."""
+    program, score_fn, meta = tf_program(toy[0], toy_variants / variant)
+    tf_x, tf_states = tf_trajectory(program, score_fn, 64, seed=11)
+    exported = onnx_sample.load(str(toy_variants / variant))
+    onnx_states = []
+
+    class Record:
+        def advance(self, steps):
+            onnx_states.append(None)
+
+    onnx_x = exported.sample(64, onnx_sample.NumpyNoise(11), progress=Record())
+    assert len(onnx_states) == len(tf_states) == program.num_steps
+    assert_close(f"ONNX vs TF {variant}, {program.num_steps} steps", onnx_x, tf_x)
 
 
-@pytest.mark.parametrize("convention, denoise", [("paper", False), ("reference", True)])
-def test_tf_and_onnx_samplers_follow_the_same_trajectory(toy, convention, denoise):
-    workdir, export, _ = toy
-    model, config, sigmas = keras_model(workdir)
-    exported = onnx_sample.ExportedModel(str(export / "model.onnx"))
-    meta = {**exported.meta, "step_convention": convention, "denoise": denoise}
-    steps_per_level, shape = 3, (64, 2)
-    gen = np.random.default_rng(11)
-    x0 = gen.uniform(-8, 8, size=shape).astype(np.float32)
-    draws = list(gen.standard_normal((10 * steps_per_level, *shape)).astype(np.float32))
-    tf_states, onnx_states = [], []
-    tf_out = registry.samplers.get("annealed_langevin")(
-        lambda x, level: model(x, level, training=False), x0, sigmas, rng=ReplayNoise(draws),
-        eps=config.sampler.eps, steps_per_level=steps_per_level, convention=convention,
-        denoise=denoise, callback=lambda info: tf_states.append(info["x"].numpy()))
-    onnx_out = onnx_sample.annealed_langevin(
-        exported.score, x0, meta, ReplayNoise(draws), steps_per_level=steps_per_level,
-        callback=lambda info: onnx_states.append(info["x"]))
-    assert len(tf_states) == len(onnx_states) == 30
-    for step, (a, b) in enumerate(zip(onnx_states, tf_states)):
-        assert verify.compare("", a, b, TOLERANCE).passed, (step, np.abs(a - b).max())
-    assert_close(f"ONNX vs TF sampler ({convention}, denoise={denoise}), 30 steps",
-                 onnx_out, tf_out.x.numpy())
-
-
-def test_tf_and_onnx_inpainting_follow_the_same_trajectory(digits):
+def test_looped_inpainting_follows_the_tensorflow_trajectory_and_keeps_known_pixels(digits):
     workdir, export, _ = digits
-    model, config, sigmas = keras_model(workdir)
-    exported = onnx_sample.ExportedModel(str(export / "model.onnx"))
+    program, score_fn, meta = tf_program(workdir, export)
     gen = np.random.default_rng(3)
     y = gen.uniform(size=(2, 8, 8, 1)).astype(np.float32)
-    mask = onnx_sample.make_mask("center", (8, 8, 1))
-    x0 = gen.uniform(size=y.shape).astype(np.float32)
-    steps_per_level = 2
-    draws = list(gen.standard_normal((10 * (steps_per_level + 1), *y.shape)).astype(np.float32))
-    tf_out = tf_inpaint(lambda x, level: model(x, level, training=False), y, mask, sigmas, x0,
-                        rng=ReplayNoise(draws), eps=config.sampler.eps,
-                        steps_per_level=steps_per_level, convention=config.sampler.convention)
-    onnx_out = onnx_sample.inpaint(exported.score, y, mask, x0, exported.meta,
-                                   ReplayNoise(draws), steps_per_level=steps_per_level)
-    assert_close("ONNX vs TF inpainting, 20 steps", onnx_out, tf_out.x.numpy())
+    mask = np.broadcast_to(onnx_sample.make_mask("center", (8, 8, 1)), y.shape)
+    tf_x, _ = tf_trajectory(Inpainting(program, y, mask), score_fn, 2, seed=5)
+    onnx_x = onnx_sample.load(str(export)).inpaint(y, mask, onnx_sample.NumpyNoise(5))
+    assert_close("ONNX vs TF inpainting (40 steps + denoise)", onnx_x, tf_x)
     known = mask.astype(bool)
-    last_draw = draws[-steps_per_level - 1]  # y~ of the last level.
-    np.testing.assert_allclose(onnx_out[:, known], (y + sigmas[-1].numpy() * last_draw)[:, known],
-                               rtol=1e-6)
+    np.testing.assert_array_equal(onnx_x[known], y[known])  # Denoised: y itself.
 
 
 def test_image_sampling_and_inpainting_without_tensorflow(digits, tmp_path):
     _, export, _ = digits
-    model = export / "model.onnx"
     grid = tmp_path / "grid.png"
-    onnx_sample_cli(tmp_path, f"--model={model}", "--num_samples=4", "--steps_per_level=2",
-                    f"--output={grid}", "--quiet")
+    onnx_sample_cli(tmp_path, f"--model={export}", "--num_samples=4", f"--output={grid}",
+                    "--quiet")
     assert Image.open(grid).size == (2 + 2 * 34, 2 + 2 * 34)  # 2x2 grid of 8x8 images x 4.
     images = np.random.default_rng(0).uniform(size=(3, 8, 8, 1)).astype(np.float32)
     np.save(tmp_path / "images.npy", images)
     output = tmp_path / "inpainted.npy"
-    onnx_sample_cli(tmp_path, f"--model={model}", f"--images={tmp_path / 'images.npy'}",
-                    "--mask=left_half", "--num_completions=2", "--steps_per_level=2",
-                    f"--output={output}", "--quiet")
+    onnx_sample_cli(tmp_path, f"--model={export}", f"--images={tmp_path / 'images.npy'}",
+                    "--mask=left_half", "--num_completions=2", f"--output={output}", "--quiet")
     completions = np.load(output)
     assert completions.shape == (3, 2, 8, 8, 1)
     known = np.repeat(images[:, None], 2, axis=1)[..., :, 4:, :]
-    np.testing.assert_allclose(completions[..., :, 4:, :], known, atol=0.06)  # + sigma_L z.
+    np.testing.assert_allclose(completions[..., :, 4:, :], known, atol=1e-6)  # Denoised: y.
     png = tmp_path / "inpainted.png"
-    onnx_sample_cli(tmp_path, f"--model={model}", f"--images={tmp_path / 'images.npy'}",
-                    "--mask=center", "--num_completions=2", "--steps_per_level=1",
-                    f"--output={png}", "--quiet")
+    onnx_sample_cli(tmp_path, f"--model={export}", f"--images={tmp_path / 'images.npy'}",
+                    "--mask=center", "--num_completions=2", f"--output={png}", "--quiet")
     assert Image.open(png).size == (2 + 4 * 34, 2 + 3 * 34)  # Rows: image | masked | 2 done.
 
 
-def test_digits_sampler_graph_with_denoise_equals_the_step_by_step_sampler(digits):
-    _, export, _ = digits
-    results = []
-    for name in ("model.onnx", "sampler.onnx"):
-        model = onnx_sample.ExportedModel(str(export / name))
-        results.append(onnx_sample.sample(model, 3, onnx_sample.NumpyNoise(2)))
-    assert_close("digits sampler.onnx vs model.onnx (4 steps x 10 levels + denoise)",
-                 results[1], results[0])
-
-
-def test_sampler_graph_for_plain_langevin_with_denoise(toy, tmp_path):
-    """onnx_loop.build for the `langevin` sampler (one level, fixed step) and the Tweedie step."""
-    from tfncsn.export import onnx_loop, onnx_score
+def test_stripped_onnx_metadata_falls_back_to_metadata_json_and_vice_versa(toy, tmp_path):
     _, export, _ = toy
-    meta = {**json.loads((export / "metadata.json").read_text()), "sampler": "langevin",
-            "steps_per_level": 7, "step_convention": "reference", "denoise": True}
-    graph = onnx_loop.build(onnx.load(str(export / "model.onnx")), meta)
-    onnx_score.attach_metadata(graph, {**meta, "graph": "sampler"})
-    onnx.save(graph, str(tmp_path / "langevin.onnx"))
-    results = []
-    for path in (export / "model.onnx", tmp_path / "langevin.onnx"):
-        model = onnx_sample.ExportedModel(str(path))
-        model.meta.update(meta)  # model.onnx: the same settings as the graph.
-        results.append(onnx_sample.sample(model, 50, onnx_sample.NumpyNoise(4)))
-    assert_close("langevin sampler graph vs step by step", results[1], results[0])
-    with pytest.raises(onnx_loop.UnsupportedModelError, match="only annealed_langevin"):
-        onnx_loop.build(onnx.load(str(export / "model.onnx")), {**meta, "sampler": "ode"})
+    copy = tmp_path / "export"
+    copy.mkdir()
+    for name in ["model.onnx", "golden.npz", *PROGRAM_FILES]:
+        (copy / name).write_bytes((export / name).read_bytes())
+    with_props = onnx_sample.load(str(copy / "model.onnx"))  # No metadata.json: the props.
+    assert with_props.meta["programs"] == json.loads((export / "metadata.json").read_text()
+                                                     )["programs"]
+    stripped = onnx.load(str(copy / "model.onnx"))
+    del stripped.metadata_props[:]
+    onnx.save(stripped, str(copy / "model.onnx"))
+    (copy / "metadata.json").write_bytes((export / "metadata.json").read_bytes())
+    assert "golden check passed" in onnx_sample_cli(tmp_path, f"--model={copy / 'model.onnx'}",
+                                                    "--check").stdout
+
+
+def test_score_checks_its_inputs(toy):
+    exported = onnx_sample.load(str(toy[1]))
+    x = np.zeros((2, 2), np.float32)
+    for level, message in (([-1, 0], "level must be 2 integers in"), ([0, 10], r"\[0, 10\)"),
+                           ([0.5, 1], "level must be")):
+        with pytest.raises(onnx_sample.SampleError, match=message):
+            exported.score(x, np.array(level))
+    with pytest.raises(onnx_sample.SampleError, match=r"N >= 1"):
+        exported.score(np.zeros((0, 2), np.float32), np.zeros(0, np.int32))
+    assert exported.score(x, np.array([0, 9])).shape == (2, 2)
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -357,42 +369,52 @@ def test_sampler_graph_for_plain_langevin_with_denoise(toy, tmp_path):
 @pytest.fixture(scope="module")
 def bad_files(toy, tmp_path_factory):
     root = tmp_path_factory.mktemp("bad")
-    (root / "corrupt.onnx").write_bytes(b"\x08\x07not really an onnx model" * 10)
+    (root / "corrupt").mkdir()
+    (root / "corrupt" / "model.onnx").write_bytes(b"\x08\x07not really an onnx model" * 10)
+    (root / "bare").mkdir()
     stripped = onnx.load(str(toy[1] / "model.onnx"))
     del stripped.metadata_props[:]
-    onnx.save(stripped, str(root / "no_metadata.onnx"))
+    onnx.save(stripped, str(root / "bare" / "model.onnx"))
     np.save(root / "small_images.npy", np.zeros((2, 4, 4, 1), np.float32))
     np.save(root / "images.npy", np.zeros((2, 8, 8, 1), np.float32))
     np.save(root / "mask.npy", np.ones((5, 5), np.float32))
     os.makedirs(root / "golden")
-    for name in ("model.onnx", "metadata.json"):
+    for name in ("model.onnx", "metadata.json", "golden.npz"):
         (root / "golden" / name).write_bytes((toy[1] / name).read_bytes())
+    meta = json.loads((toy[1] / "metadata.json").read_text())
+    del meta["golden"]  # Read golden.npz, changed:
+    (root / "golden" / "metadata.json").write_text(json.dumps(meta))
     golden = dict(np.load(toy[1] / "golden.npz"))
     golden["score"] = golden["score"] + 0.01
     np.savez(root / "golden" / "golden.npz", **golden)
+    (root / "old").mkdir()
+    (root / "old" / "metadata.json").write_text(json.dumps({**meta, "format": "tfncsn.score/1"}))
     return root
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--model={bad}/missing.onnx", "--output={tmp}/s.npy"], "does not exist"),
-    (["--model={bad}/corrupt.onnx", "--output={tmp}/s.npy"], "cannot load"),
-    (["--model={bad}/no_metadata.onnx", "--output={tmp}/s.npy"], "lacks the tfncsn metadata"),
-    (["--model={toy}/model.onnx", "--output={tmp}/s.txt"], "--output must end in .npy or .png"),
-    (["--model={toy}/model.onnx", "--output={tmp}/s.npy", "--num_samples=0"], "at least 1"),
-    (["--model={toy}/model.onnx", "--output={tmp}/s.npy", "--mask=left_half",
+    (["--model={bad}/missing", "--output={tmp}/s.npy"], "does not exist; give the directory"),
+    (["--model={bad}/corrupt", "--output={tmp}/s.npy"], "cannot load"),
+    (["--model={bad}/bare", "--output={tmp}/s.npy"], "has neither metadata.json nor"),
+    (["--model={bad}/old", "--output={tmp}/s.npy"], "has format 'tfncsn.score/1'"),
+    (["--model={toy}", "--output={tmp}/s.txt"], "--output must end in .npy or .png"),
+    (["--model={toy}", "--output={tmp}/no/such/folder/s.npy"], "does not exist; create it"),
+    (["--model={toy}", "--output={tmp}/s.npy", "--num_samples=0"], "at least 1"),
+    (["--model={toy}", "--output={tmp}/s.npy", "--mask=left_half",
       "--images={bad}/images.npy"], "needs images"),
-    (["--model={digits}/model.onnx", "--output={tmp}/s.npy", "--mask=left_half",
+    (["--model={digits}", "--output={tmp}/s.npy", "--mask=left_half",
       "--images={bad}/small_images.npy"], "needs [M, 8, 8, 1]"),
-    (["--model={digits}/model.onnx", "--output={tmp}/s.npy", "--mask={bad}/mask.npy",
+    (["--model={digits}", "--output={tmp}/s.npy", "--mask={bad}/mask.npy",
       "--images={bad}/images.npy"], "--mask"),
-    (["--model={digits}/sampler.onnx", "--output={tmp}/s.npy", "--mask=center",
-      "--images={bad}/images.npy"], "inpainting needs model.onnx"),
-    (["--model={bad}/golden/model.onnx", "--check"], "golden check failed: max abs diff"),
-    (["--model={toy}/model.onnx", "--output={tmp}/s.npy", "--seed=x"], "invalid int value"),
+    (["--model={ode}", "--output={tmp}/s.npy", "--mask=center",
+      "--images={bad}/images.npy"], "needs images"),
+    (["--model={bad}/golden", "--check"], "golden check failed: max abs diff"),
+    (["--model={toy}", "--output={tmp}/s.npy", "--seed=x"], "invalid int value"),
 ])
-def test_onnx_sample_bad_input_gives_one_line(toy, digits, bad_files, tmp_path, args, expected):
+def test_onnx_sample_bad_input_gives_one_line(toy, digits, toy_variants, bad_files, tmp_path,
+                                              args, expected):
     paths = {"{toy}": str(toy[1]), "{digits}": str(digits[1]), "{bad}": str(bad_files),
-             "{tmp}": str(tmp_path)}
+             "{tmp}": str(tmp_path), "{ode}": str(toy_variants / "ode")}
     for key, value in paths.items():
         args = [a.replace(key, value) for a in args]
     line = one_line_error(onnx_sample_cli(tmp_path, *args, check=False))
@@ -409,16 +431,22 @@ def test_export_bad_input_gives_one_line(toy, tmp_path):
     (tmp_path / "full" / "keep.txt").write_text("x")
     assert "already exists" in error_line(run_cli(
         "export", f"--workdir={workdir}", f"--output={tmp_path / 'full'}", check=False))
+    line = error_line(run_cli("export", f"--workdir={workdir}", f"--output={tmp_path / 'e2'}",
+                              "--sampler=ode", "--sampler_options=num_steps=50", check=False))
+    assert "cannot do; drop num_steps" in line and not (tmp_path / "e2.partial").exists()
+    line = error_line(run_cli("export", f"--workdir={workdir}", f"--output={tmp_path / 'e3'}",
+                              "--sampler=pc", "--sampler_options=snr=-1", check=False))
+    assert "snr must be positive" in line
 
 
-def test_export_verification_fails_loudly_beyond_the_tolerance(toy, tmp_path):
+def test_export_verification_fails_loudly_and_leaves_nothing(toy, tmp_path):
     """With a zero tolerance the few-ulp difference of ONNX Runtime's float32 kernels fails."""
     workdir, _, _ = toy
     output = tmp_path / "strict"
     line = error_line(run_cli("export", f"--workdir={workdir}", f"--output={output}",
                               "--verify_atol=0", "--verify_rtol=0", check=False))
     assert "verification failed: ONNX vs Keras: max abs diff" in line and "max rel diff" in line
-    assert not output.exists() and (tmp_path / "strict.partial" / "model.onnx").exists()
+    assert not output.exists() and not (tmp_path / "strict.partial").exists()
 
 
 def test_onnx_sample_requires_the_keys_the_exporter_promises():

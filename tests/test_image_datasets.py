@@ -10,6 +10,8 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+from tfncsn import builders
+from tfncsn.config import ConfigError
 from tfncsn.interfaces import DataNotFoundError, Dataset
 from tfncsn_plugins.datasets import idx
 from tfncsn_plugins.datasets.digits import Digits
@@ -103,6 +105,28 @@ def test_random_flip_option_overrides_the_default(mock_tfds, tmp_path):
     noisy = arrays(CIFAR10(data_dir=str(tmp_path), random_flip=False).load("train",
                                                                            training=True))
     assert np.all((noisy >= clean - 1e-6) & (noisy <= clean + 1 / 256 + 1e-6))
+
+
+def test_dequantize_option_turns_the_noise_off_and_keeps_the_flips(mock_tfds, tmp_path):
+    """Issue 10.5: NCSNv2's CIFAR-10 config trains without dequantisation."""
+    clean = arrays(CIFAR10(data_dir=str(tmp_path)).load("train"))
+    dataset = builders.make_dataset("cifar10", {"dequantize": False}, str(tmp_path))
+    assert dataset.dequantize is False and CIFAR10().dequantize is True
+    x = arrays(dataset.load("train", training=True, seed=3))
+    kept = np.all(x == clean, axis=(1, 2, 3))
+    mirrored = np.all(x == clean[:, :, ::-1], axis=(1, 2, 3))
+    assert np.all(kept | mirrored) and np.any(mirrored & ~kept)  # Exact pixels, still flipped.
+    digits = builders.make_dataset("digits", {"dequantize": False})
+    np.testing.assert_array_equal(arrays(digits.load("train", training=True, seed=3)),
+                                  arrays(digits.load("train")))
+    with pytest.raises(ConfigError, match="dequantize must be true or false"):
+        builders.make_dataset("digits", {"dequantize": "false"})
+
+
+def test_dequantize_option_reaches_the_dataset_from_the_command_line():
+    from tfncsn.cli.flags import parse_options
+    options = parse_options(["dequantize=false"], "dataset_options")
+    assert builders.make_dataset("image_folder", options, "unused").dequantize is False
 
 
 def test_training_randomness_is_seeded_and_fresh_every_epoch(mock_tfds, tmp_path):

@@ -129,3 +129,55 @@ def test_dsm_under_jit_compile():
 def test_unknown_projection_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown SSM projection"):
         losses.draw_projections(tf.random.Generator.from_seed(0), [2], "uniform")
+
+
+def test_stateless_rng_draws_differ_in_every_iteration_of_a_tf_range_loop():
+    """Issue 10.1: a Python draw counter is fixed at tracing, so inside a loop body the RNG
+    refuses to draw and `fold_in(i)` gives each iteration its own noise."""
+    seed = tf.constant([3, 4], tf.int64)
+
+    @tf.function
+    def per_iteration(seed):
+        rng = losses.StatelessRNG(seed)
+        draws = tf.TensorArray(tf.float32, size=4)
+        for i in tf.range(4):
+            draws = draws.write(i, rng.fold_in(i).normal([5]))
+        return draws.stack()
+
+    got = per_iteration(seed).numpy()
+    assert len({row.tobytes() for row in got}) == 4, got
+    eager = losses.StatelessRNG(seed)
+    np.testing.assert_array_equal(got[2], eager.fold_in(2).normal([5]).numpy())
+
+    @tf.function
+    def in_the_loop_body(seed):
+        rng = losses.StatelessRNG(seed)
+        total = tf.zeros([5])
+        for _ in tf.range(4):
+            total += rng.normal([5])
+        return total
+
+    with pytest.raises(RuntimeError, match=r"fold_in\(i\)"):
+        in_the_loop_body(seed)
+
+
+def test_stateless_rng_made_eagerly_refuses_to_draw_inside_a_tf_function():
+    rng = losses.StatelessRNG(tf.constant([1, 2], tf.int64))
+    with pytest.raises(RuntimeError, match="repeat the same noise"):
+        tf.function(lambda: rng.uniform([2]))()
+
+
+def test_stateless_rng_keeps_the_draws_training_relies_on():
+    """Draw k of one graph is stateless_*(shape, fold_in(seed, k)): the train step's noise."""
+    seed = tf.constant([7, 8], tf.int64)
+
+    @tf.function
+    def two_draws(seed):
+        rng = losses.StatelessRNG(seed)
+        return rng.uniform([3], 0, 10, tf.int32), rng.normal([3])
+
+    levels, noise = two_draws(seed)
+    fold = tf.random.experimental.stateless_fold_in
+    np.testing.assert_array_equal(levels, tf.random.stateless_uniform([3], fold(seed, 1), 0, 10,
+                                                                      tf.int32))
+    np.testing.assert_array_equal(noise, tf.random.stateless_normal([3], fold(seed, 2)))

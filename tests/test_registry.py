@@ -101,10 +101,14 @@ def test_plugins_command_marks_broken_plugins_and_keeps_working(tmp_path):
     write_distribution(tmp_path, "shaky-dist", "0.3",
                        {"tfncsn.samplers": {"shaky": "fake_plugin_h:sampler"}},
                        {"fake_plugin_h.py": "raise RuntimeError('boom at import')\n"})
-    proc = run_cli("plugins", extra_path=[str(tmp_path)])
+    proc = run_cli("plugins", extra_path=[str(tmp_path)], check=False)
     lines = proc.stdout.splitlines()
     shaky = next(l for l in lines if l.strip().startswith("shaky"))
     assert "shaky-dist 0.3" in shaky and "BROKEN" in shaky and "boom at import" in shaky
+    # Issue 10.9: a broken plugin fails the command (for CI), and the last line says which.
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last == error_line(proc) and "tfncsn.samplers: shaky" in last and "BROKEN" in last
     geometric = next(l for l in lines if l.strip().startswith("geometric"))
     assert "tfncsn" in geometric and "[ok]" in geometric
     for group in ("tfncsn.datasets:", "tfncsn.sigma_schedules:", "tfncsn.samplers:",
@@ -114,3 +118,22 @@ def test_plugins_command_marks_broken_plugins_and_keeps_working(tmp_path):
     bad = run_cli("sample", "--score=exact", "--dataset=toy", "--sampler=shaky",
                   f"--output={tmp_path / 'x.npy'}", extra_path=[str(tmp_path)], check=False)
     assert "shaky-dist 0.3" in error_line(bad)
+
+
+def test_plugins_command_exits_zero_when_every_plugin_loads():
+    proc = run_cli("plugins")
+    assert proc.returncode == 0 and "BROKEN" not in proc.stdout
+
+
+def test_plugins_command_shows_both_distributions_of_a_clashing_name(tmp_path):
+    """Issue 10.9: the row of a name two distributions claim names both, and it is broken."""
+    entry = {"tfncsn.sigma_schedules": {"clash": "fake_plugin_i:schedule"}}
+    write_distribution(tmp_path / "one", "first-dist", "1.0", entry,
+                       {"fake_plugin_i.py": "schedule = None\n"})
+    write_distribution(tmp_path / "two", "second-dist", "2.0", entry)
+    proc = run_cli("plugins", extra_path=[str(tmp_path / "one"), str(tmp_path / "two")],
+                   check=False)
+    row = next(l for l in proc.stdout.splitlines() if l.strip().startswith("clash"))
+    shipped_by, status = row.split("  [", 1)  # The columns, then the status.
+    assert "first-dist 1.0 + second-dist 2.0" in shipped_by and status.startswith("BROKEN")
+    assert "tfncsn.sigma_schedules: clash" in error_line(proc)

@@ -1,6 +1,8 @@
 """A third-party plugin package trains and samples through the CLI."""
 
 import shutil
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -48,3 +50,61 @@ def test_train_and_sample_with_the_third_party_dataset_schedule_and_sampler(plug
     missing = run_cli("sample", f"--workdir={workdir}", "--num_samples=4",
                       f"--output={output}", check=False)
     assert "unknown dataset 'ring'" in error_line(missing)
+
+
+def test_the_third_party_sampler_takes_its_option_exports_and_samples_without_tensorflow(
+        plugin_site, tmp_path):
+    """clipped_langevin (no ONNX code of its own) with its option bound=2: TF sampling, the
+    export's step graph verified against TF, and onnx_sample.py where TF cannot be imported."""
+    from export_helpers import SCRIPT, blocked_env
+
+    workdir = tmp_path / "run"
+    run_cli("train", "--dataset=ring", "--model=mlp", "--sigma_max=3", "--sigma_min=0.1",
+            "--num_levels=6", "--steps=300", "--log_every=100", "--sampler=clipped_langevin",
+            "--sampler_options=bound=2.0", "--sampler_options=steps_per_level=10",
+            f"--workdir={workdir}", extra_path=[plugin_site])
+    output = tmp_path / "tf.npy"
+    run_cli("sample", f"--workdir={workdir}", "--num_samples=100", f"--output={output}",
+            extra_path=[plugin_site])
+    assert np.abs(np.load(output)).max() <= 2.0
+    bad = run_cli("sample", f"--workdir={workdir}", "--sampler_options=bounds=1",
+                  f"--output={output}", check=False, extra_path=[plugin_site])
+    assert "sampler 'clipped_langevin' has no option bounds; its options are: eps" in \
+        error_line(bad)
+    export = tmp_path / "export"
+    proc = run_cli("export", f"--workdir={workdir}", f"--output={export}",
+                   extra_path=[plugin_site])
+    assert "sample step graph vs TensorFlow" in proc.stdout
+    assert "inpaint step graph vs TensorFlow" in proc.stdout
+    samples = tmp_path / "onnx.npy"
+    child = subprocess.run([sys.executable, str(SCRIPT), f"--model={export}",
+                            "--num_samples=100", f"--output={samples}", "--quiet"],
+                           capture_output=True, text=True, env=blocked_env(tmp_path),
+                           timeout=300)
+    assert child.returncode == 0, child.stderr
+    onnx_samples = np.load(samples)
+    assert onnx_samples.shape == (100, 2) and np.abs(onnx_samples).max() <= 2.0
+    assert onnx_samples.min() == -2.0 or onnx_samples.max() == 2.0 or \
+        np.abs(onnx_samples).max() > 1.5  # Samples reach the clipped box.
+    # The looped step graph follows the TensorFlow program on identical NumPy draws.
+    import importlib
+    from tfncsn import builders, config as run_config, training
+    from tfncsn.programs import Problem, build
+    from export_helpers import onnx_sample, tf_trajectory
+    from tfncsn.export import Tolerance, verify
+
+    sys.path.insert(0, plugin_site)
+    try:
+        ring = importlib.import_module("tfncsn_ring")
+    finally:
+        sys.path.remove(plugin_site)
+    config = run_config.load(str(workdir))
+    sigmas = builders.make_sigmas(config.sigmas).numpy()
+    model = builders.make_model("mlp", config.model_options, (2,), sigmas)
+    training.restore_model(model, str(workdir))
+    program = build(ring.ClippedLangevin, config.sampler.options,
+                    Problem(sigmas, (2,), (-5.0, 5.0)), "clipped_langevin")
+    tf_x, _ = tf_trajectory(program, lambda x, level: model(x, level, training=False), 32, 3)
+    onnx_x = onnx_sample.load(str(export)).sample(32, onnx_sample.NumpyNoise(3))
+    comparison = verify.compare("clipped_langevin ONNX vs TF", onnx_x, tf_x, Tolerance())
+    assert comparison.passed, comparison.describe()

@@ -7,8 +7,8 @@ from typing import Any, Sequence
 import keras
 import tensorflow as tf
 
-from tfncsn import registry
-from tfncsn.config import ConfigError, SigmaConfig
+from tfncsn import programs, registry
+from tfncsn.config import ConfigError, SamplerConfig, SigmaConfig
 from tfncsn.interfaces import Dataset
 from tfncsn.schedules import validate_sigmas
 
@@ -45,5 +45,11 @@ def make_model(name: str, options: dict[str, Any], input_shape: Sequence[int],
     return model
 
 
-def make_sampler(name: str):
+def make_sampler(name: str) -> type:
+    """The sampler class registered as `name` (the registry checks it against the contract)."""
     return registry.samplers.get(name)
+
+
+def make_program(config: SamplerConfig, problem: programs.Problem) -> programs.Sampler:
+    """The sampler of `config` built for `problem`, its options and program validated."""
+    return programs.build(make_sampler(config.name), config.options, problem, config.name)

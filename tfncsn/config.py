@@ -10,7 +10,6 @@ import json
 import os
 from typing import Any
 
-from tfncsn.interfaces import STEP_CONVENTIONS
 from tfncsn.losses import LOSSES, SSM_PROJECTIONS
 
 CONFIG_FILE = "config.json"
@@ -30,19 +29,21 @@ class SigmaConfig:
 
 @dataclasses.dataclass(frozen=True)
 class SamplerConfig:
-    name: str = "annealed_langevin"
-    eps: float = 2e-5
-    steps_per_level: int = 100
-    convention: str = "paper"
-    denoise: bool = False
+    """The sampler plugin and its options (validated against the plugin's `Options` when
+    the sampler is built; `tfncsn.builders.make_program`)."""
 
-    def __post_init__(self):
-        if self.convention not in STEP_CONVENTIONS:
-            raise ConfigError(f"unknown step convention '{self.convention}'; use one of "
-                              f"{', '.join(STEP_CONVENTIONS)}")
-        if not self.eps > 0 or self.steps_per_level < 1:
-            raise ConfigError(f"need eps > 0 and steps_per_level >= 1, got {self.eps} and "
-                              f"{self.steps_per_level}")
+    name: str = "annealed_langevin"
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SamplerConfig":
+        """Reads config.json's sampler, also in the layout before samplers had options."""
+        if "options" in d:
+            return cls(name=d["name"], options=dict(d["options"]))
+        legacy = {"eps": "eps", "steps_per_level": "steps_per_level",
+                  "convention": "step_convention", "denoise": "denoise"}
+        return cls(name=d["name"], options={new: d[old] for old, new in legacy.items()
+                                            if old in d})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +102,8 @@ class RunConfig:
         try:
             return cls(dataset=d["dataset"], dataset_options=dict(d.get("dataset_options", {})),
                        model=d["model"], model_options=dict(d.get("model_options", {})),
-                       sigmas=SigmaConfig(**d["sigmas"]), sampler=SamplerConfig(**d["sampler"]),
+                       sigmas=SigmaConfig(**d["sigmas"]),
+                       sampler=SamplerConfig.from_dict(d["sampler"]),
                        train=TrainConfig(**d["train"]))
         except (KeyError, TypeError) as e:
             raise ConfigError(f"malformed run config: {e}") from e

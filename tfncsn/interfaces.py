@@ -5,20 +5,19 @@ A score function is the only thing samplers and losses know of a model:
     score_fn(x: float32 [N, *shape], level: int32 [N]) -> float32 [N, *shape]
 
 where `level` indexes the sigma tensor (0 = largest sigma). This is also the
-signature of exported models (SPEC section 10).
+signature of exported models (docs/export.md). Models that can be evaluated at
+any noise level also offer `score_at_sigma(x, sigma float32 [N])` and set
+`continuous_sigma = True`.
 """
 
 from __future__ import annotations
 
 import abc
-from typing import Any, Callable, NamedTuple, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 import tensorflow as tf
 
 ScoreFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
-Callback = Callable[[dict[str, Any]], None]
-
-STEP_CONVENTIONS = ("paper", "reference")
 
 
 class SigmaSchedule(Protocol):
@@ -33,46 +32,17 @@ class SigmaSchedule(Protocol):
         ...
 
 
-class SamplerOutput(NamedTuple):
-    x: tf.Tensor  # Final samples [N, *shape].
-    states: tf.Tensor | None  # [K, N, *shape] every `keep_every` steps, or None.
-
-
-class Sampler(Protocol):
-    """Group `tfncsn.samplers`: a function that turns a score function into samples.
-
-    It receives the score function and the sigmas, never a model or a config.
-    Keywords it does not use are accepted and ignored, so every sampler can be
-    called the same way:
-
-    Args:
-      score_fn: see `ScoreFn`.
-      x: initial samples (drawn from the prior by the caller).
-      sigmas: float32 [L], strictly decreasing.
-      rng: the `tf.random.Generator` all noise is drawn from.
-      eps: base step size.
-      steps_per_level: Langevin steps per noise level (T).
-      convention: "paper" (x += a/2 s + sqrt(a) z) or "reference" (x += a s + sqrt(2a) z).
-      denoise: add the final Tweedie step x += sigma_L^2 s(x, L-1) (NCSNv2).
-      callback: called eagerly after every step with a dict holding at least
-        "x", "level", "step" (within the level), "sigma" and "alpha".
-      keep_every: keep the state every this many steps (0: keep none).
-
-    A sampler may carry an attribute `total_steps(num_levels, steps_per_level) -> int`
-    so progress bars can show an ETA.
-    """
-
-    def __call__(self, score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, *,
-                 rng: tf.random.Generator, eps: float, steps_per_level: int,
-                 convention: str = "paper", denoise: bool = False,
-                 callback: Callback | None = None, keep_every: int = 0) -> SamplerOutput:
-        ...
+# Group `tfncsn.samplers`: a subclass of `tfncsn.programs.Sampler` (a step program);
+# the contract and a complete example are in docs/samplers.md.
 
 
 class Dataset(abc.ABC):
     """Group `tfncsn.datasets`: a class whose instances give examples as `tf.data`.
 
-    The entry point names the class; it is constructed as `cls(data_dir=...)`.
+    The entry point names the class; `tfncsn.builders.make_dataset` constructs it as
+    `cls(data_dir=data_dir, **options)`: `data_dir` is --data_dir (always by keyword,
+    None when not given), `options` the --dataset_options values (JSON-parsed). A
+    `TypeError` or `ValueError` from the constructor ends the command with one line.
 
     Attributes:
       element_shape: shape of one example, e.g. (2,) or (28, 28, 1).
@@ -92,11 +62,13 @@ class Dataset(abc.ABC):
 
     @abc.abstractmethod
     def load(self, split: str, *, training: bool = False, seed: int = 0) -> tf.data.Dataset:
-        """Finite dataset of float32 examples of `element_shape` for "train" or "test".
+        """Finite, unbatched dataset of float32 examples of `element_shape` for "train" or "test".
 
-        With `training=True` the training-time randomness (dequantisation, flips)
-        is applied, seeded by `seed`. Missing data raises `DataNotFoundError`
-        with a one-line message that says how to get it.
+        In a fixed order: not shuffled, not repeated (the trainer shards, repeats, shuffles
+        and batches). With `training=True` the training-time randomness (dequantisation,
+        flips) is applied, seeded by `seed` (the run's --seed; the same seed gives the same
+        examples from a fresh `load`). Missing data raises `DataNotFoundError` with a
+        one-line message that says how to get it.
         """
 
 
@@ -106,7 +78,11 @@ class DataNotFoundError(Exception):
 
 @runtime_checkable
 class HasExactScore(Protocol):
-    """A dataset that knows the exact score of its data perturbed by N(0, sigma^2 I)."""
+    """A dataset that knows the exact score of its data perturbed by N(0, sigma^2 I).
+
+    `x` is float32 [N, *element_shape]; `sigma` float32 [N], one per example (0: the
+    data's own score, which `figure3 --score=exact` uses for its last level).
+    """
 
     def exact_score(self, x: tf.Tensor, sigma: tf.Tensor) -> tf.Tensor:
         ...

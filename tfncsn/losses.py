@@ -129,15 +129,30 @@ def ssm_loss(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, rng: tf.random.
 class StatelessRNG:
     """The `normal`/`uniform` subset of `tf.random.Generator`, driven by one seed.
 
-    Each call uses a fresh sub-seed, so the draws are a pure function of the seed:
-    what lets a train step draw a whole batch's noise once, outside the replicas.
+    Draw k (k = 1, 2, ...) uses the seed fold_in(seed, k), so the draws are a pure
+    function of the seed: what lets a train step draw a whole batch's noise once,
+    outside the replicas. k is counted in Python, which a traced graph fixes: a draw
+    inside a `tf.while_loop` or `tf.range` body, or inside another `tf.function` than
+    the one that made the RNG, would repeat the same noise on every iteration or call.
+    Such draws raise `RuntimeError`; in a loop, draw from `rng.fold_in(i)` instead.
     """
 
     def __init__(self, seed: tf.Tensor):
         self._seed = seed
         self._calls = 0
+        self._graph = _current_graph()
+
+    def fold_in(self, index) -> "StatelessRNG":
+        """An independent RNG for `index` (an int or a tensor, e.g. a loop counter)."""
+        children = tf.random.experimental.stateless_fold_in(self._seed, 0)  # Draws use k >= 1.
+        return StatelessRNG(tf.random.experimental.stateless_fold_in(children, index))
 
     def _next_seed(self) -> tf.Tensor:
+        if _current_graph() is not self._graph:
+            raise RuntimeError(
+                "StatelessRNG: a draw inside a loop body or another tf.function than the one "
+                "that made this RNG would repeat the same noise every iteration; draw from "
+                "rng.fold_in(i) with the loop counter i instead")
         self._calls += 1
         return tf.random.experimental.stateless_fold_in(self._seed, self._calls)
 
@@ -146,6 +161,11 @@ class StatelessRNG:
 
     def uniform(self, shape, minval=0, maxval=None, dtype=tf.float32):
         return tf.random.stateless_uniform(shape, self._next_seed(), minval, maxval, dtype)
+
+
+def _current_graph():
+    """The graph ops are being added to (a loop body has its own), or None when eager."""
+    return None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
 
 
 LOSSES = {"dsm": dsm_loss, "ssm": ssm_loss}

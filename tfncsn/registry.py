@@ -72,9 +72,13 @@ class _Entry:
 class Registry:
     """Named plugins of one kind, discovered lazily from one entry-point group."""
 
-    def __init__(self, group: str, kind: str):
+    def __init__(self, group: str, kind: str, contract: str | None = None):
         self.group = group
         self.kind = kind  # Human name used in messages, e.g. "dataset".
+        # "module:function" called as function(plugin, name) on every loaded plugin; it raises
+        # ValueError with one line when the plugin breaks its group's contract. Imported
+        # only then, so discovery stays free of heavy imports.
+        self.contract = contract
         self._entries: dict[str, _Entry] | None = None
         self._by_hand: list[tuple[PluginInfo, Any, bool]] = []
         self._lock = threading.Lock()
@@ -145,6 +149,11 @@ class Registry:
     def infos(self) -> list[PluginInfo]:
         return [self._discover()[n].info for n in self.names()]
 
+    def providers(self, name: str) -> list[PluginInfo]:
+        """Every plugin that claims `name`: one, or more when names clash."""
+        entry = self._discover()[name]
+        return [entry.info, *entry.others]
+
     def __contains__(self, name: str) -> bool:
         return name in self._discover()
 
@@ -173,6 +182,14 @@ class Registry:
                     f"{self.kind} plugin '{name}' from '{entry.info.shipped_by}' "
                     f"({entry.info.target}) failed to load: {entry.error}") from e
             entry.loaded = True
+        if self.contract:
+            module, _, function = self.contract.partition(":")
+            try:
+                getattr(importlib.import_module(module), function)(entry.value, name)
+            except ValueError as e:
+                raise PluginLoadError(f"{self.kind} plugin '{name}' from "
+                                      f"'{entry.info.shipped_by}' ({entry.info.target}) breaks "
+                                      f"the contract: {e}") from None
         return entry.value
 
     def check(self, name: str) -> str | None:
@@ -192,7 +209,7 @@ class Registry:
 
 datasets = Registry("tfncsn.datasets", "dataset")
 sigma_schedules = Registry("tfncsn.sigma_schedules", "sigma schedule")
-samplers = Registry("tfncsn.samplers", "sampler")
+samplers = Registry("tfncsn.samplers", "sampler", contract="tfncsn.programs:check_sampler_class")
 models = Registry("tfncsn.models", "model")
 
 ALL = (datasets, sigma_schedules, samplers, models)

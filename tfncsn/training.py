@@ -51,6 +51,8 @@ def model_weights(model: keras.Model) -> list[tf.Variable]:
     Checkpointing a Keras 3 model object directly silently skips layers held in
     Python lists; the flat variable list (in deterministic construction order)
     holds every weight, and a restore into another architecture fails on shapes.
+    The list is restored by position, so the construction order of the paper's
+    networks is pinned by tests/test_hardening_checkpoints.py.
     """
     return list(model.variables)
 
@@ -228,8 +230,13 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
           config: TrainConfig, workdir: str, strategy: tf.distribute.Strategy | None = None,
           progress: Callable[[int, int, float], None] | None = None,
           should_stop: Callable[[], bool] | None = None,
-          snapshot: Callable[[keras.Model], np.ndarray] | None = None) -> TrainResult:
+          snapshot: Callable[[keras.Model], np.ndarray] | None = None,
+          on_start: Callable[[], None] | None = None) -> TrainResult:
     """Trains until `config.steps`, resuming from the latest checkpoint in `workdir`.
+
+    Nothing is written to `workdir` before the model is built, the data pipeline
+    made and the checkpoint (if any) restored, so a run that cannot start leaves
+    the workdir as it was.
 
     Args:
       build_model: returns the score model with its weights created.
@@ -239,6 +246,8 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
         a checkpoint is written and the result has `stopped_early` set.
       snapshot: every `config.sample_every` steps, snapshot(model) returns a uint8
         image [H, W, C] (e.g. a grid of samples) that goes to TensorBoard as "samples".
+      on_start: called once everything is checked, before the first write (the CLI
+        saves config.json there).
     """
     strategy = strategy or tf.distribute.get_strategy()
     if config.batch_size % strategy.num_replicas_in_sync:
@@ -266,6 +275,8 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
         # The checkpoint holds the old learning rate; the configured one wins on resume.
         optimizer.learning_rate = config.learning_rate
         logging.warning("resumed from %s at step %d", latest, int(state.step.numpy()))
+    if on_start is not None:
+        on_start()
     train_step = make_train_step(state, sigmas, config, strategy, worker_index)
     chief = distribute.is_chief(strategy)
     writer = (tf.summary.create_file_writer(os.path.join(workdir, "train")) if chief

@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 import tfncsn
-from tfncsn import figures
+from tfncsn import builders, figures
 from tfncsn.cli import common, sample
 from tfncsn.cli.flags import FLAGS, explicitly_set
 from tfncsn.config import ConfigError
+from tfncsn.data.errors import explained
 from tfncsn.metrics import fid, heldout, inception_score, kid, neighbours, precision_recall, report
 from tfncsn.metrics.inception import KERAS_FILE
 
@@ -34,7 +35,7 @@ IS_SPLITS = 10
 DENSITY_K = 5  # Naeem et al. (2020).
 # Options that change how a dataset is fed to the model, not its pixels: they do not
 # change the offline classifier or the reference statistics.
-_PRESENTATION_OPTIONS = ("logit_transform", "random_flip")
+_PRESENTATION_OPTIONS = ("logit_transform", "random_flip", "dequantize")
 
 
 def missing_weights_message() -> str:
@@ -218,9 +219,8 @@ class Evaluation:
 
     def _sample(self, num_samples: int):
         batch = max(1, FLAGS.eval_batch_size)
-        config = self.source.config.sampler
-        keep_every = FLAGS.keep_every or max(
-            1, (len(self.report["sigmas"]) * config.steps_per_level) // 10)
+        program = builders.make_program(self.source.config.sampler, self.source.problem())
+        keep_every = FLAGS.keep_every or max(1, program.num_steps // 10)  # About 10 frames.
         parts, states = [], None
         for index, start in enumerate(range(0, num_samples, batch)):
             seed = int(np.random.SeedSequence([FLAGS.seed, index]).generate_state(1)[0])
@@ -243,7 +243,12 @@ class Evaluation:
         self.report["files"][name] = os.path.basename(path)
 
     def heldout(self) -> None:
-        x = load_split(self.source, "test", FLAGS.heldout_examples)
+        dataset = self.source.dataset
+        x = heldout.heldout_examples(dataset, FLAGS.heldout_examples, FLAGS.heldout_seed)
+        if not len(x):
+            raise ConfigError(f"dataset '{self.source.config.dataset}' has no test examples "
+                              "for the held-out loss; give it a test split or leave out "
+                              "heldout from --eval_metrics")
         levels = len(self.report["sigmas"])
         with common.progress_bar(levels * len(x), "held-out DSM") as bar:
             result = heldout.heldout_dsm_loss(self.source.score_fn, x, self.source.sigmas,
@@ -254,6 +259,7 @@ class Evaluation:
             "total": result.total, "per_level": result.per_level.tolist(),
             "per_level_sem": result.per_level_sem.tolist(), "sigmas": self.report["sigmas"],
             "num_examples": result.num_examples, "seed": result.seed, "split": "test",
+            "examples": heldout.examples_note(dataset),
             "weighting": "lambda(sigma) = sigma^2; total = mean over levels"}
 
     def offline(self) -> None:
@@ -439,11 +445,18 @@ def run() -> None:
     check_flags(needs_samples)
     source = common.score_source()
     plan = plan_metrics(source.dataset, names, explicit, weights)
-    evaluation = Evaluation(source, plan, FLAGS.output)
-    if needs_samples:
-        evaluation.draw_samples()
-    for name in plan.run:
-        evaluation.timed(name, getattr(evaluation, name))
+    with explained(source.dataset):  # A file the data pipeline cannot read is named.
+        evaluation = Evaluation(source, plan, FLAGS.output)
+        # The held-out loss first: sampling leaves the score function compiled for other
+        # shapes, which moves its last digits; this way the number does not depend on
+        # which other metrics ran.
+        later = [name for name in plan.run if name != "heldout"]
+        if "heldout" in plan.run:
+            evaluation.timed("heldout", evaluation.heldout)
+        if needs_samples:
+            evaluation.draw_samples()
+        for name in later:
+            evaluation.timed(name, getattr(evaluation, name))
     evaluation.write()
     for line in report.summary_lines(evaluation.report):
         print(line)

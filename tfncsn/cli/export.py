@@ -1,4 +1,4 @@
-"""`tfncsn export`: a trained run as SavedModel and ONNX with its sampler settings (SPEC 10)."""
+"""`tfncsn export`: a trained run as SavedModel and ONNX graphs with its sampler (docs/export.md)."""
 
 from __future__ import annotations
 
@@ -20,34 +20,34 @@ def run() -> None:
     if FLAGS.verify_atol < 0 or FLAGS.verify_rtol < 0:
         raise ConfigError("--verify_atol and --verify_rtol must be >= 0")
     saved = run_config.load(FLAGS.workdir)
-    # Only the sampler's settings may differ from the run's (e.g. --steps_per_level=50).
-    config = dataclasses.replace(saved, sampler=common.config_from_flags(saved).sampler)
+    # Only the sampler may differ from the run's (e.g. --sampler=pc or --steps_per_level=50).
+    config = dataclasses.replace(saved, sampler=common.sampler_from_flags(saved.sampler))
     dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)
-    sigmas = builders.make_sigmas(config.sigmas).numpy()
-    model = builders.make_model(config.model, config.model_options, dataset.element_shape, sigmas)
+    sigmas = builders.make_sigmas(config.sigmas)
+    model = builders.make_model(config.model, config.model_options, dataset.element_shape,
+                                sigmas.numpy())
+    source = common.ScoreSource.for_model(config, dataset, sigmas, model, "export")
+    program = source.program()  # Options and contract checked before any work.
     step = training.restore_model(model, FLAGS.workdir)  # The EMA weights when the run has them.
     try:
         postprocess = metadata.postprocess_kind(dataset)
     except ValueError as e:
         raise ConfigError(str(e)) from e
     meta = metadata.for_run(config, dataset.element_shape, dataset.prior_range, postprocess,
-                            sigmas, step)
+                            sigmas.numpy(), step, program)
     tolerance = verify.Tolerance(FLAGS.verify_atol, FLAGS.verify_rtol)
-    try:
-        result = exporter.export(
-            model, meta, builders.make_sampler(config.sampler.name), FLAGS.output,
-            opset=FLAGS.onnx_opset, sampler_graph=FLAGS.sampler_graph, verify=FLAGS.verify,
-            tolerance=tolerance, log=lambda message: print(f"export: {message}", file=sys.stderr))
-    except (exporter.ExportError, verify.VerificationError) as e:
-        raise ConfigError(str(e)) from e  # Reported as one line by tfncsn.cli.main.
-    files = ["saved_model/ (signatures score, sample)", f"model.onnx (opset {FLAGS.onnx_opset})"]
-    if not result.notes and FLAGS.sampler_graph:
-        files.append("sampler.onnx")
-    print(f"wrote {FLAGS.output}: {', '.join(files)}, metadata.json, golden.npz; "
-          f"{config.model} at step {step}, sampler {config.sampler.name}")
-    for note in result.notes:
-        print(f"  {note}")
+    result = exporter.export(
+        model, meta, program, FLAGS.output, opset=FLAGS.onnx_opset,
+        inpainting=FLAGS.export_inpainting, verify=FLAGS.verify, tolerance=tolerance,
+        log=lambda message: print(f"export: {message}", file=sys.stderr))
+    graphs = [f for f in result.files if f.endswith(".onnx")]
+    print(f"wrote {FLAGS.output}: saved_model/ (signatures score, sample), {', '.join(graphs)} "
+          f"(opset {FLAGS.onnx_opset}), metadata.json, golden.npz + golden/; {config.model} at "
+          f"step {step}, sampler {config.sampler.name} ({program.num_steps} steps, "
+          f"{program.score_evaluations} score evaluations)")
+    if not program.supports_conditioning:
+        print(f"  no inpaint graphs: sampler {config.sampler.name} does not support conditioning")
     if result.comparisons:
-        print(f"verified on the golden inputs ({tolerance.describe()}):")
+        print(f"verified against TensorFlow ({tolerance.describe()}):")
         for comparison in result.comparisons:
             print(f"  {comparison.describe()}")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import tensorflow as tf
 
 from tfncsn import figures
 from tfncsn.cli import common
@@ -11,9 +14,30 @@ from tfncsn.cli.sample import draw
 from tfncsn.config import ConfigError
 
 
+def with_data_score(source: common.ScoreSource) -> common.ScoreSource:
+    """`source` whose last level scores the data itself (sigma = 0): the --score=exact panels.
+
+    Paper Appendix B.1: "Both Langevin methods use the ground-truth data score". Its
+    sigma_L = 1 is the data's own spread (the reference code scores N(mu_k, sigma^2 I)),
+    so plain Langevin (b) and the last level of annealing (c) use the data score, not the
+    score of the data perturbed by sigma_L (variance 1 + 1 = 2 here, visibly wider than (a)).
+    The levels before the last keep the exact perturbed scores.
+    """
+    dataset, sigmas = source.dataset, source.sigmas
+    last = int(sigmas.shape[0]) - 1
+
+    def score_fn(x, level):
+        sigma = tf.where(tf.equal(level, last), 0.0, tf.gather(sigmas, level))
+        return dataset.exact_score(x, sigma)
+
+    return dataclasses.replace(source, score_fn=score_fn)
+
+
 def run() -> None:
     common.check_output(FLAGS.output, (".png",))
     source = common.score_source()
+    if FLAGS.score == "exact":
+        source = with_data_score(source)
     if tuple(source.dataset.element_shape) != (2,):
         raise ConfigError("figure3 draws 2-D data; the dataset has shape "
                           f"{source.dataset.element_shape}")

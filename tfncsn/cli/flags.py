@@ -12,8 +12,6 @@ from typing import Any
 
 from absl import flags
 
-from tfncsn.interfaces import STEP_CONVENTIONS
-
 FLAGS = flags.FLAGS
 
 # Where and what.
@@ -26,7 +24,7 @@ flags.DEFINE_string("model", "mlp", "Score network plugin name.")
 flags.DEFINE_multi_string("model_options", [], "A model keyword option as key=value (JSON "
                           "value), e.g. hidden_units=[64,64]; repeat the flag for more.")
 
-# Noise levels (SPEC section 1).
+# Noise levels (Song & Ermon 2019, section 4.2).
 flags.DEFINE_string("sigma_schedule", "geometric", "Sigma schedule plugin name.")
 flags.DEFINE_float("sigma_max", 1.0, "Largest noise level sigma_1.")
 flags.DEFINE_float("sigma_min", 0.01, "Smallest noise level sigma_L.")
@@ -57,13 +55,22 @@ flags.DEFINE_integer("num_cpu_devices", 0, "Split the CPU into this many logical
                      "(testing mirrored/multi_worker without GPUs).")
 flags.DEFINE_string("tpu", "", "TPU name or address for --strategy=tpu.")
 
-# Sampling (SPEC section 4).
-flags.DEFINE_string("sampler", "annealed_langevin", "Sampler plugin name.")
-flags.DEFINE_float("eps", 2e-5, "Base Langevin step size epsilon.")
-flags.DEFINE_integer("steps_per_level", 100, "Langevin steps T per noise level.")
-flags.DEFINE_enum("step_convention", "paper", list(STEP_CONVENTIONS),
-                  "paper: x += a/2 s + sqrt(a) z; reference: x += a s + sqrt(2a) z.")
-flags.DEFINE_bool("denoise", False, "Finish with the denoising step x += sigma_L^2 s(x).")
+# Sampling (docs/samplers.md). The sampler's options default to the plugin's own
+# `Options`; --eps, --steps_per_level, --step_convention and --denoise are
+# shortcuts for the Langevin samplers' options of the same names.
+flags.DEFINE_string("sampler", "annealed_langevin", "Sampler plugin name (tfncsn plugins).")
+flags.DEFINE_multi_string("sampler_options", [], "A sampler option as key=value (JSON value), "
+                          "e.g. snr=0.16; repeat the flag for more. Replaces the saved options "
+                          "of the run's sampler; a different --sampler starts from its defaults.")
+flags.DEFINE_float("eps", None, "annealed_langevin/langevin: base step size epsilon "
+                   "(default 2e-5).")
+flags.DEFINE_integer("steps_per_level", None, "annealed_langevin/langevin: Langevin steps T "
+                     "per noise level (default 100).")
+flags.DEFINE_enum("step_convention", None, ["paper", "reference"],
+                  "annealed_langevin/langevin: paper: x += a/2 s + sqrt(a) z; reference: "
+                  "x += a s + sqrt(2a) z, the authors' image code (default paper).")
+flags.DEFINE_bool("denoise", None, "annealed_langevin/langevin: finish with the denoising step "
+                  "x += sigma_L^2 s(x) (default false).")
 flags.DEFINE_integer("num_samples", 64, "How many samples to draw.")
 flags.DEFINE_string("output", None, "Output file: .npy, .npz (with intermediate states) or .png.")
 flags.DEFINE_integer("keep_every", 0, "Keep the state every this many Langevin steps (0: none).")
@@ -72,10 +79,6 @@ flags.DEFINE_enum("score", "model", ["model", "exact"],
 flags.DEFINE_integer("langevin_steps", 1000, "figure3: steps of the plain Langevin panel.")
 
 flags.DEFINE_bool("debug", False, "Show full tracebacks instead of one-line errors.")
-
-SAMPLER_FLAGS = {"sampler": "name", "eps": "eps", "steps_per_level": "steps_per_level",
-                 "step_convention": "convention", "denoise": "denoise"}
-
 
 def parse_options(items: list[str], what: str) -> dict[str, Any]:
     """Parses ["k=v", ...] into a dict, reading each value as JSON when it is JSON."""

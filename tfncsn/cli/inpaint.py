@@ -8,9 +8,10 @@ import tensorflow as tf
 from tfncsn import figures, image_io
 from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS
+from tfncsn.conditioning import Inpainting
+from tfncsn.data.errors import explained
 from tfncsn.config import ConfigError
-from tfncsn.inpainting import inpaint
-from tfncsn.langevin import uniform_prior
+from tfncsn.programs import SamplerError
 
 
 def dataset_images(dataset, spec: str) -> np.ndarray | None:
@@ -20,7 +21,8 @@ def dataset_images(dataset, spec: str) -> np.ndarray | None:
         return None
     if not count.isdigit() or int(count) < 1:
         raise ConfigError(f"--images={spec}: N must be a positive integer")
-    examples = np.stack(list(dataset.load(split).take(int(count)).as_numpy_iterator()))
+    with explained(dataset):  # An unreadable file of the dataset is named.
+        examples = np.stack(list(dataset.load(split).take(int(count)).as_numpy_iterator()))
     postprocess = getattr(dataset, "postprocess", None)
     return np.asarray(postprocess(examples)) if postprocess else examples
 
@@ -52,14 +54,12 @@ def run() -> None:
     k = FLAGS.num_completions
     to_model = getattr(source.dataset, "to_model_space", lambda x: x)
     y = tf.repeat(tf.convert_to_tensor(to_model(images), tf.float32), k, axis=0)
-    rng = tf.random.Generator.from_seed(FLAGS.seed)
-    settings = source.config.sampler
-    x0 = uniform_prior(rng, y.shape, *source.dataset.prior_range)
-    num_levels = int(source.sigmas.shape[0])
-    with common.progress_bar(num_levels * settings.steps_per_level, "inpaint") as bar:
-        out = inpaint(source.score_fn, y, known, source.sigmas, x0, rng=rng, eps=settings.eps,
-                      steps_per_level=settings.steps_per_level,
-                      convention=settings.convention, callback=common.step_callback(bar))
+    program = source.program()
+    if not program.supports_conditioning:
+        raise SamplerError(f"sampler '{source.config.sampler.name}' does not support "
+                           "inpainting; pass --sampler=annealed_langevin, pc or ode")
+    out = common.run_program(source, Inpainting(program, y, known), int(y.shape[0]), FLAGS.seed,
+                      label="inpaint")
     postprocess = getattr(source.dataset, "postprocess", lambda x: x)
     completions = np.asarray(postprocess(out.x)).reshape(len(images), k, *shape)
     if extension == ".npz":

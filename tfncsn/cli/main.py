@@ -17,8 +17,11 @@ Flags after --flagfile override the file. `tfncsn --helpfull` lists every flag.
 
 from __future__ import annotations
 
+import difflib
+import errno
 import importlib
 import os
+import re
 import sys
 
 from absl import app, flags, logging
@@ -38,16 +41,18 @@ COMMANDS = {
 def _known_errors() -> tuple[type[BaseException], ...]:
     """Errors caused by input or environment: reported as one line, no traceback."""
     from tfncsn.config import ConfigError
+    from tfncsn.data.errors import DataError
     from tfncsn.interfaces import DataNotFoundError
     from tfncsn.registry import PluginError
     from tfncsn.schedules import InvalidSigmasError
     from tfncsn.distribute import StrategyError
     from tfncsn.export.exporter import ExportError
     from tfncsn.export.verify import VerificationError
+    from tfncsn.programs import SamplerError
     from tfncsn.training import CheckpointError, TrainingDivergedError
     return (ConfigError, DataNotFoundError, PluginError, InvalidSigmasError, StrategyError,
             CheckpointError, TrainingDivergedError, ExportError, VerificationError,
-            FileNotFoundError, NotADirectoryError,
+            SamplerError, DataError, FileNotFoundError, NotADirectoryError,
             PermissionError)
 
 
@@ -75,12 +80,85 @@ def main(argv: list[str]) -> None:
     try:
         module.run()
     except _known_errors() as e:
+        if isinstance(e, OSError) and e.errno is not None:  # Raw from the OS: name the flag.
+            _fail(command, _os_error_line(e, FLAGS))
         _fail(command, str(e).splitlines()[0] if str(e) else type(e).__name__)
     except KeyboardInterrupt:
         _fail(command, "interrupted")
     except Exception as e:  # An unexpected failure still gets one line; --debug shows more.
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        if isinstance(e, OSError) and e.errno is not None:  # The file system refused.
+            _fail(command, _os_error_line(e, FLAGS))
+        first = _first_line(e)
         _fail(command, f"{type(e).__name__}: {first} (rerun with --debug for the traceback)")
+
+
+def _first_line(error: Exception) -> str:
+    """The line of an error that says what went wrong.
+
+    TensorFlow's runtime errors open with "Graph execution error:" or an op's name
+    in braces and end with node names; what failed is the last line in between.
+    """
+    text = str(error).strip()
+    message = getattr(error, "message", None)
+    if isinstance(message, str) and type(error).__module__.startswith("tensorflow"):
+        lines = [re.sub(r"\{\{[^}]*\}\}|\[\[[^\]]*\]\]|\[Op:[^\]]*\].*$", "", line).strip()
+                 for line in message.splitlines()]
+        lines = [line for line in lines if line and line not in (
+            "Graph execution error:", "<stack traces unavailable>")
+            and not line.startswith(("File \"", "Detected at node"))]
+        if lines:
+            return re.sub(r"^Error in user-defined function passed to \S+ transformation with "
+                          r"iterator: [\w:]+: ", "", lines[-1])
+    return text.splitlines()[0] if text else ""
+
+
+_OS_FIXES = {errno.ENOENT: "check the path", errno.ENOTDIR: "a part of it is a file, not a folder",
+             errno.EEXIST: "it exists and is not a folder", errno.EISDIR: "it is a folder",
+             errno.EACCES: "no permission: pass a path you can write to",
+             errno.ENOSPC: "the disk is full"}
+
+
+def _os_error_line(error: OSError, flag_values) -> str:
+    """An OS error on a path as "--flag=VALUE: reason ('path'); fix", naming the flag."""
+    path = os.path.abspath(str(error.filename)) if error.filename else None
+    named = "a file"
+    for name in flag_values:
+        value = flag_values[name].value
+        if path and isinstance(value, str) and value and not name.startswith("help"):
+            given = os.path.abspath(value)
+            if path == given or path.startswith(given + os.sep) or given.startswith(path + os.sep):
+                named = f"--{name}={value}"
+                break
+    fix = _OS_FIXES.get(error.errno, "check the path")
+    return f"{named}: {(error.strerror or str(error)).lower()} ('{error.filename}'); {fix}"
+
+
+def _flag_error(error: flags.Error) -> str:
+    """absl's flag error as one line that also says how to fix it."""
+    if isinstance(error, flags.UnrecognizedFlagError):
+        close = difflib.get_close_matches(error.flagname, list(flags.FLAGS), n=1, cutoff=0.75)
+        hint = f"did you mean --{close[0]}? " if close else ""
+        return (f"unknown flag --{error.flagname}; {hint}`tfncsn --helpfull` lists every flag")
+    message = str(error).replace("ERROR:: ", "").strip()
+    if "flagfile" in message.lower():
+        return f"{message}; give --flagfile the path of a flag file such as configs/toy.cfg"
+    name = re.match(r"flag --([\w.]+)=", message)
+    kinds = {"int": "an integer", "float": "a number", "bool": "true or false"}
+    if name and name.group(1) in flags.FLAGS:
+        kind = kinds.get(flags.FLAGS[name.group(1)].flag_type(), "a valid value")
+        return f"{message}; give --{name.group(1)} {kind} (see `tfncsn --helpfull`)"
+    return f"{message} (`tfncsn --helpfull` lists every flag)"
+
+
+def _parse_flags(argv: list[str]) -> list[str]:
+    """absl's parsing; a bad flag ends with one line saying what is wrong, not absl's hint."""
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as e:
+        command = argv[1] if len(argv) > 1 and argv[1] in COMMANDS else None
+        print(f"tfncsn{' ' + command if command else ''}: error: {_flag_error(e)}",
+              file=sys.stderr)
+        sys.exit(2)
 
 
 def run() -> None:
@@ -88,7 +166,7 @@ def run() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TensorFlow's C++ start-up chatter.
     import tfncsn.cli.flags as cli_flags  # Defines the flags before parsing.
     flags.adopt_module_key_flags(cli_flags)
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)
 
 
 if __name__ == "__main__":

@@ -2,32 +2,31 @@
 
 from __future__ import annotations
 
-import numpy as np
-import tensorflow as tf
+import dataclasses
 
-from tfncsn import builders, figures
+import numpy as np
+
+from tfncsn import builders, figures, programs, sampling
 from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS
-from tfncsn.config import ConfigError
-from tfncsn.langevin import uniform_prior
+from tfncsn.config import ConfigError, SamplerConfig
 
 
 def draw(source: common.ScoreSource, num_samples: int, seed: int, keep_every: int = 0,
-         sampler_name: str | None = None, steps_per_level: int | None = None):
-    """Runs a sampler from the uniform prior with a progress bar; returns SamplerOutput."""
-    settings = source.config.sampler
-    sampler = builders.make_sampler(sampler_name or settings.name)
-    steps = steps_per_level or settings.steps_per_level
-    rng = tf.random.Generator.from_seed(seed)
-    x = uniform_prior(rng, [num_samples, *source.dataset.element_shape],
-                      *source.dataset.prior_range)
-    num_levels = int(source.sigmas.shape[0])
-    with common.progress_bar(common.sampler_steps(sampler, num_levels, steps),
-                             sampler_name or settings.name) as bar:
-        return sampler(source.score_fn, x, source.sigmas, rng=rng, eps=settings.eps,
-                       steps_per_level=steps, convention=settings.convention,
-                       denoise=settings.denoise, callback=common.step_callback(bar),
-                       keep_every=keep_every)
+         sampler_name: str | None = None, steps_per_level: int | None = None
+         ) -> sampling.SamplerOutput:
+    """Samples with the run's sampler, or with `sampler_name` given the run's options that
+    it shares (and `steps_per_level`), from the sampler's prior with a progress bar."""
+    config = source.config.sampler
+    if sampler_name is not None and sampler_name != config.name:
+        fields = programs.option_fields(builders.make_sampler(sampler_name).Options)
+        config = SamplerConfig(sampler_name, {k: v for k, v in config.options.items()
+                                              if k in fields})
+    if steps_per_level is not None:
+        config = dataclasses.replace(config, options={**config.options,
+                                                      "steps_per_level": steps_per_level})
+    program = source.program(config)
+    return common.run_program(source, program, num_samples, seed, keep_every, config.name)
 
 
 def write(path: str, extension: str, samples: np.ndarray, states, source) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
 import numpy as np
-import tensorflow as tf
 from absl import logging
 
 from tfncsn import builders, config as run_config, distribute, training
@@ -14,11 +14,29 @@ from tfncsn import figures
 from tfncsn.cli import common, sample
 from tfncsn.cli.flags import FLAGS
 from tfncsn.config import ConfigError
+from tfncsn.data.errors import explained
+
+
+def check_workdir(workdir: str) -> None:
+    """One line unless `workdir` is a writable directory or can be created as one."""
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise ConfigError(f"--workdir '{workdir}' is a file, not a directory; pass a directory "
+                          "(it is created if missing)")
+    existing = os.path.abspath(workdir)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ConfigError(f"--workdir '{workdir}' cannot be created: '{existing}' is a file; "
+                          "pass a path whose parent folders are directories")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(f"--workdir '{workdir}' cannot be written: no write permission in "
+                          f"'{existing}'; pass a directory you can write to")
 
 
 def run() -> None:
     if not FLAGS.workdir:
         raise ConfigError("--workdir is required: it receives the checkpoints and summaries")
+    check_workdir(FLAGS.workdir)
     # First: logical CPU devices can only be set up before TensorFlow makes any tensor.
     strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices, FLAGS.tpu)
     saved = common.saved_config_or_none(FLAGS.workdir)
@@ -27,8 +45,11 @@ def run() -> None:
         run_config.check_resumable(saved, config, FLAGS.workdir)
     dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)
     sigmas = builders.make_sigmas(config.sigmas)
-    if distribute.is_chief(strategy):
-        run_config.save(config, FLAGS.workdir)
+
+    def save_config():
+        """Once the model is built and the checkpoint restored: a failed start writes nothing."""
+        if distribute.is_chief(strategy):
+            run_config.save(config, FLAGS.workdir)
 
     def build_model():
         return builders.make_model(config.model, config.model_options, dataset.element_shape,
@@ -36,8 +57,7 @@ def run() -> None:
 
     def snapshot(model):
         """16 samples with the run's sampler from the current weights, as one image."""
-        score_fn = tf.function(lambda x, level: model(x, level, training=False))
-        source = common.ScoreSource(config, dataset, sigmas, score_fn, "snapshot")
+        source = common.ScoreSource.for_model(config, dataset, sigmas, model, "snapshot")
         samples = sample.draw(source, 16, config.train.seed).x.numpy()
         if samples.ndim == 4:
             return figures.image_grid(sample.to_pixels(samples, source))
@@ -59,9 +79,11 @@ def run() -> None:
             bar.set_postfix(loss=f"{loss:.4g}")
             bar.refresh()
 
-        result = training.train(build_model, dataset, sigmas, config.train, FLAGS.workdir,
-                                strategy=strategy, progress=progress, should_stop=stop.is_set,
-                                snapshot=snapshot)
+        with explained(dataset):  # A file the data pipeline cannot read is named.
+            result = training.train(build_model, dataset, sigmas, config.train, FLAGS.workdir,
+                                    strategy=strategy, progress=progress,
+                                    should_stop=stop.is_set, snapshot=snapshot,
+                                    on_start=save_config)
     finally:
         bar.close()
         for s, handler in previous.items():

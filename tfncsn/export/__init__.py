@@ -1,16 +1,16 @@
-"""Export of trained score models (SPEC section 10): SavedModel, ONNX, metadata, golden pair.
+"""Export of trained score models: SavedModel, ONNX score and step-program graphs, metadata,
+golden pair.
 
 `export(model, meta, sampler, directory)` writes everything; `metadata.for_run`
 builds `meta` from a run. `export/onnx_sample.py` (outside this package, free of
 TensorFlow) samples from the result. The contract is in docs/export.md.
 """
 
-from tfncsn.export.exporter import (GOLDEN_FILE, METADATA_FILE, ONNX_FILE, SAMPLER_FILE,
-                                    SAVED_MODEL_DIR, ExportError, ExportResult, export,
-                                    golden_inputs, keras_trajectory)
+from tfncsn.export.exporter import (GOLDEN_FILE, METADATA_FILE, ONNX_FILE, SAVED_MODEL_DIR,
+                                    ExportError, ExportResult, export, golden_inputs)
 from tfncsn.export.metadata import for_run as metadata_for_run
 from tfncsn.export.verify import ReplayNoise, Tolerance, VerificationError
 
-__all__ = ["GOLDEN_FILE", "METADATA_FILE", "ONNX_FILE", "SAMPLER_FILE", "SAVED_MODEL_DIR",
-           "ExportError", "ExportResult", "ReplayNoise", "Tolerance", "VerificationError",
-           "export", "golden_inputs", "keras_trajectory", "metadata_for_run"]
+__all__ = ["GOLDEN_FILE", "METADATA_FILE", "ONNX_FILE", "SAVED_MODEL_DIR", "ExportError",
+           "ExportResult", "ReplayNoise", "Tolerance", "VerificationError", "export",
+           "golden_inputs", "metadata_for_run"]

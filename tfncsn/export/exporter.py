@@ -1,18 +1,24 @@
-"""Writes an export directory: SavedModel, ONNX score and sampler graphs, metadata, golden pair.
+"""Writes an export directory: SavedModel, the ONNX score and step-program graphs, metadata,
+the golden pair.
 
-    E/saved_model/   signatures score(x, level), sample(seed, num_samples)
-    E/model.onnx     score(x, level) with the sampler's settings in metadata_props
-    E/sampler.onnx   the whole sampler in one graph (inputs x0, noise), same metadata
-    E/metadata.json  the metadata, as JSON
-    E/golden.npz     x, level and the Keras model's score on them
+    E/saved_model/          signatures score(x, level), sample(seed, num_samples)
+    E/model.onnx            score(x, level), the network alone
+    E/sample_step.onnx      one step of the sampler (network inside, noise fed per step)
+    E/sample_finish.onnx    its final map to samples, when it has one (e.g. denoising)
+    E/inpaint_step.onnx     the same wrapped in inpainting (inputs y, mask), when the
+    E/inpaint_finish.onnx   sampler supports conditioning
+    E/metadata.json         everything a runtime needs, with each file's size and sha256
+    E/golden.npz, E/golden/ x, level and the Keras model's score on them (.npz, and raw
+                            little-endian files described in metadata.json)
 
 Everything is written to E.partial and moved to E once verified, so E only
-ever holds a complete, checked export.
+ever holds a complete, checked export. docs/export.md is the contract.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -23,33 +29,32 @@ import numpy as np
 import onnx
 import tensorflow as tf
 
-from tfncsn.config import SamplerConfig
-from tfncsn.export import onnx_loop, onnx_score, verify as verify_lib
+from tfncsn.export import onnx_score, step_graphs, verify as verify_lib
 from tfncsn.export.savedmodel import ScoreModule
-from tfncsn.interfaces import Sampler
-from tfncsn.langevin import annealed_loop, denoise as tweedie_denoise
+from tfncsn.programs import Sampler, ScoreFn
 
 SAVED_MODEL_DIR = "saved_model"
 ONNX_FILE = "model.onnx"
-SAMPLER_FILE = "sampler.onnx"
 METADATA_FILE = "metadata.json"
 GOLDEN_FILE = "golden.npz"
-LOOP_CHECK_STEPS = 3  # Steps of the sampler graph compared with the Keras model's trajectory.
+GOLDEN_DIR = "golden"
+PROGRAMS = ("sample", "inpaint")
+CHECK_STEPS = 3  # Steps of each step graph looped and compared with TensorFlow's trajectory.
 
 
 class ExportError(RuntimeError):
-    """The export cannot be written where asked."""
+    """The export cannot be written where asked, or a graph cannot be converted."""
 
 
 @dataclasses.dataclass(frozen=True)
 class ExportResult:
     directory: str
     comparisons: tuple[verify_lib.Comparison, ...]  # Empty without verification.
-    notes: tuple[str, ...]  # E.g. why there is no sampler.onnx.
+    files: tuple[str, ...]  # What was written, relative to `directory`.
 
 
 def golden_inputs(meta: dict[str, Any], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Two inputs per noise level, drawn from the prior: x [2L, *shape], level [2L]."""
+    """Two inputs per noise level, drawn from the data's box: x [2L, *shape], level [2L]."""
     num_levels = len(meta["sigmas"])
     gen = np.random.default_rng(seed)
     low, high = meta["prior_range"]
@@ -57,10 +62,23 @@ def golden_inputs(meta: dict[str, Any], seed: int = 0) -> tuple[np.ndarray, np.n
     return x, np.arange(2 * num_levels, dtype=np.int32) % num_levels
 
 
+def score_functions(model: keras.Model) -> tuple[ScoreFn, ScoreFn | None]:
+    """(score at levels, score at any sigma or None) of a model, in inference mode."""
+    level_fn = lambda x, level: model(x, level, training=False)  # noqa: E731
+    sigma_fn = None
+    if getattr(model, "continuous_sigma", False):
+        sigma_fn = lambda x, sigma: model.score_at_sigma(x, sigma)  # noqa: E731
+    return level_fn, sigma_fn
+
+
 def _prepare(directory: str) -> str:
     if os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
         raise ExportError(f"--output '{directory}' already exists and is not an empty directory; "
                           "choose a new one or remove it")
+    parent = os.path.dirname(os.path.abspath(directory))
+    if not os.path.isdir(parent):
+        raise ExportError(f"--output '{directory}': its parent folder '{parent}' does not exist; "
+                          "create it first")
     partial = directory.rstrip(os.sep) + ".partial"
     shutil.rmtree(partial, ignore_errors=True)
     os.makedirs(partial)
@@ -68,100 +86,224 @@ def _prepare(directory: str) -> str:
 
 
 def export(model: keras.Model, meta: dict[str, Any], sampler: Sampler, directory: str, *,
-           opset: int = onnx_score.DEFAULT_OPSET, sampler_graph: bool = True,
-           verify: bool = True, tolerance: verify_lib.Tolerance = verify_lib.Tolerance(),
+           opset: int = onnx_score.DEFAULT_OPSET, inpainting: bool = True, verify: bool = True,
+           tolerance: verify_lib.Tolerance = verify_lib.Tolerance(),
            log: Callable[[str], None] = lambda message: None) -> ExportResult:
-    """Exports `model` (called as model(x, level)) with the sampler described by `meta`.
+    """Exports `model` (called as model(x, level)) with the step program `sampler`.
 
-    `meta` is `tfncsn.export.metadata.for_run(...)`; `sampler` is the registered
-    sampler it names, run in-graph by the SavedModel's `sample` signature.
-    Raises `VerificationError` (files kept in DIRECTORY.partial) when an export
-    disagrees with the Keras model beyond `tolerance`.
+    `meta` is `tfncsn.export.metadata.for_run(...)`. Raises `VerificationError`
+    when an export disagrees with TensorFlow beyond `tolerance`, `ExportError`
+    when it cannot be written; either way nothing is left behind.
     """
     partial = _prepare(directory)
-    meta = {**meta, "golden_file": GOLDEN_FILE,
-            "tolerance": {"atol": tolerance.atol, "rtol": tolerance.rtol}}
-    settings = SamplerConfig(name=meta["sampler"], eps=meta["eps"],
-                             steps_per_level=meta["steps_per_level"],
-                             convention=meta["step_convention"], denoise=meta["denoise"])
-    module = ScoreModule(model, meta["element_shape"], meta["sigmas"], sampler, settings,
-                         meta["prior_range"])
+    try:
+        result = _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance, log)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    if os.path.isdir(directory):
+        os.rmdir(directory)  # Empty (checked above).
+    os.replace(partial, directory)
+    return dataclasses.replace(result, directory=directory)
+
+
+def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance, log
+           ) -> ExportResult:
+    level_fn, sigma_fn = score_functions(model)
+    score_fn = sigma_fn if sampler.score_input == "sigma" else level_fn
+    meta = {**meta, "tolerance": {"atol": tolerance.atol, "rtol": tolerance.rtol}}
+    graphs = {"sample": step_graphs.GraphProgram(sampler, score_fn)}
+    if inpainting and sampler.supports_conditioning:
+        graphs["inpaint"] = step_graphs.GraphProgram(sampler, score_fn, inpaint=True)
+    meta["programs"] = {name: graph.describe(name) for name, graph in graphs.items()}
+
     log("writing the SavedModel")
-    module.save(os.path.join(partial, SAVED_MODEL_DIR))
+    try:
+        ScoreModule(model, sampler, score_fn).save(os.path.join(partial, SAVED_MODEL_DIR))
+    except Exception as e:  # noqa: BLE001 -- a tracing error names the plugin's line last.
+        raise ExportError(f"cannot write the SavedModel: {step_graphs.last_line(e)}") from None
 
     log("converting the score network to ONNX")
-    score_model = onnx_score.convert(module.score, opset)
-    onnx_score.attach_metadata(score_model, {**meta, "graph": "score"})
-    onnx.save(score_model, os.path.join(partial, ONNX_FILE))
-
-    notes = []
-    if sampler_graph:
-        try:
-            loop_model = onnx_loop.build(score_model, meta)
-        except onnx_loop.UnsupportedModelError as e:
-            notes.append(f"no {SAMPLER_FILE}: {e}")
-        else:
-            onnx_score.attach_metadata(loop_model, {**meta, "graph": "sampler"}, onnx_loop.DOC)
-            onnx.save(loop_model, os.path.join(partial, SAMPLER_FILE))
-
+    shape = meta["element_shape"]
+    module_score = tf.function(lambda x, level: {"score": level_fn(x, level)}, input_signature=[
+        tf.TensorSpec([None, *shape], tf.float32, name="x"),
+        tf.TensorSpec([None], tf.int32, name="level")])
+    models = {ONNX_FILE: _convert(module_score, opset, onnx_score.DOC)}
+    onnx_score.check_io(models[ONNX_FILE])
+    network = models[ONNX_FILE]
+    if sampler.score_input == "sigma":  # The programs call the score at any sigma.
+        network = _convert(tf.function(lambda x, sigma: {"score": sigma_fn(x, sigma)},
+                                       input_signature=[
+                                           tf.TensorSpec([None, *shape], tf.float32, name="x"),
+                                           tf.TensorSpec([None], tf.float32, name="sigma")]),
+                           opset, onnx_score.DOC)
+    for name, graph in graphs.items():
+        log(f"converting the {name} step program to ONNX")
+        models[f"{name}_step.onnx"] = _convert_program(
+            graph.step_function(step_graphs.stub_score), network, opset, step_graphs_doc(name))
+        if graph.has_finish:
+            models[f"{name}_finish.onnx"] = _convert_program(
+                graph.finish_function(step_graphs.stub_score), network, opset,
+                step_graphs_doc(name, finish=True))
     x, level = golden_inputs(meta)
-    score = model(tf.constant(x), tf.constant(level), training=False).numpy()
+    score = level_fn(tf.constant(x), tf.constant(level)).numpy()
     np.savez(os.path.join(partial, GOLDEN_FILE), x=x, level=level, score=score)
+    meta["golden"] = write_raw_golden(os.path.join(partial, GOLDEN_DIR),
+                                      {"x": x, "level": level, "score": score})
+    meta["golden_file"] = GOLDEN_FILE
+    for filename, onnx_model in models.items():
+        graph_meta = {**meta, "graph": filename}
+        onnx_score.attach_metadata(onnx_model, graph_meta, onnx_model.doc_string)
+        onnx.save(onnx_model, os.path.join(partial, filename))
+
+    files = [SAVED_MODEL_DIR + "/", *models, GOLDEN_FILE,
+             *(f"{GOLDEN_DIR}/{entry['file']}" for entry in meta["golden"].values())]
+    meta["files"] = file_table(partial, [f for f in files if not f.endswith("/")])
     with open(os.path.join(partial, METADATA_FILE), "w") as f:
         json.dump(meta, f, indent=2)
 
     comparisons: tuple[verify_lib.Comparison, ...] = ()
     if verify:
-        log("verifying Keras vs SavedModel vs ONNX on the golden inputs")
-        comparisons = tuple(verify_export(model, partial, meta, tolerance))
-        try:
-            verify_lib.check(comparisons, tolerance)
-        except verify_lib.VerificationError as e:
-            raise verify_lib.VerificationError(f"{e}; the export is in {partial} "
-                                               "for inspection") from None
-    if os.path.isdir(directory):
-        os.rmdir(directory)  # Empty (checked above).
-    os.replace(partial, directory)
-    return ExportResult(directory, comparisons, tuple(notes))
+        log("verifying Keras vs SavedModel vs ONNX, and each step graph vs TensorFlow")
+        comparisons = tuple(verify_export(level_fn, graphs, partial, meta, tolerance))
+        verify_lib.check(comparisons, tolerance)
+    return ExportResult(partial, comparisons, tuple(files) + (METADATA_FILE,))
 
 
-def verify_export(model: keras.Model, directory: str, meta: dict[str, Any],
-                  tolerance: verify_lib.Tolerance) -> list[verify_lib.Comparison]:
-    """Keras vs the SavedModel's and the ONNX model's scores on the golden inputs, and the
-    sampler graph's first steps vs the Keras model's trajectory under the same noise."""
+def _convert(function, opset: int, doc: str) -> onnx.ModelProto:
+    try:
+        return step_graphs.convert(function, opset, doc)
+    except step_graphs.ConversionError as e:
+        raise ExportError(str(e)) from None
+
+
+def _convert_program(function, network: onnx.ModelProto, opset: int, doc: str
+                     ) -> onnx.ModelProto:
+    try:
+        return step_graphs.convert_with_network(function, network, opset, doc)
+    except step_graphs.ConversionError as e:
+        raise ExportError(str(e)) from None
+
+
+def step_graphs_doc(name: str, finish: bool = False) -> str:
+    if finish:
+        return (f"tfncsn {name} finish graph: samples = finish(state..., inputs...); see "
+                "metadata_props 'programs' and docs/export.md. Metadata values are JSON.")
+    return (f"tfncsn {name} step graph: next_<state>... = step(state..., k: int32 [], "
+            "noise_<name>..., inputs...); loop it programs[...]['num_steps'] times as "
+            "metadata_props 'programs' describes (docs/export.md). Metadata values are JSON.")
+
+
+def write_raw_golden(folder: str, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+    """Each array as a raw little-endian file; returns {name: {file, dtype, shape}}."""
+    os.makedirs(folder)
+    table = {}
+    for name, array in arrays.items():
+        dtype = {np.dtype(np.float32): "float32", np.dtype(np.int32): "int32"}[array.dtype]
+        filename = f"{name}.{dtype}.bin"
+        np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tofile(
+            os.path.join(folder, filename))
+        table[name] = {"file": filename, "dtype": dtype, "shape": list(array.shape)}
+    return table
+
+
+def file_table(folder: str, files: list[str]) -> dict[str, dict[str, Any]]:
+    """{relative path: {bytes, sha256}} of the given files."""
+    table = {}
+    for name in files:
+        path = os.path.join(folder, name)
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        table[name] = {"bytes": os.path.getsize(path), "sha256": digest.hexdigest()}
+    return table
+
+
+def verify_export(level_fn: ScoreFn, graphs: dict[str, step_graphs.GraphProgram],
+                  directory: str, meta: dict[str, Any], tolerance: verify_lib.Tolerance
+                  ) -> list[verify_lib.Comparison]:
+    """Keras vs the SavedModel's and ONNX's scores on the golden inputs; each step graph and
+    finish graph vs the TensorFlow program on identical inputs and noise."""
     import onnxruntime as ort
 
-    with np.load(os.path.join(directory, GOLDEN_FILE)) as golden:
-        x, level, expected = golden["x"], golden["level"], golden["score"]
+    x, level = golden_inputs(meta)
+    expected = level_fn(tf.constant(x), tf.constant(level)).numpy()
     loaded = tf.saved_model.load(os.path.join(directory, SAVED_MODEL_DIR))
     saved = loaded.signatures["score"](x=tf.constant(x), level=tf.constant(level))["score"]
     session = ort.InferenceSession(os.path.join(directory, ONNX_FILE),
                                    providers=["CPUExecutionProvider"])
-    onnx_score_ = session.run(["score"], {"x": x, "level": level})[0]
-    comparisons = [verify_lib.compare("SavedModel vs Keras", saved.numpy(), expected, tolerance),
-                   verify_lib.compare("ONNX vs Keras", onnx_score_, expected, tolerance)]
-    sampler_path = os.path.join(directory, SAMPLER_FILE)
-    if os.path.exists(sampler_path):
-        steps = min(LOOP_CHECK_STEPS, int(meta["steps_per_level"]))
-        noise = np.random.default_rng(1).standard_normal((steps, *x.shape)).astype(np.float32)
-        session = ort.InferenceSession(sampler_path, providers=["CPUExecutionProvider"])
-        got = session.run(["samples"], {"x0": x, "noise": noise})[0]
-        comparisons.append(verify_lib.compare(
-            f"ONNX sampler graph vs Keras ({steps} steps)", got,
-            keras_trajectory(model, x, noise, meta), tolerance))
+    comparisons = [
+        verify_lib.compare("SavedModel vs Keras", saved.numpy(), expected, tolerance),
+        verify_lib.compare("ONNX vs Keras", session.run(["score"], {"x": x, "level": level})[0],
+                           expected, tolerance)]
+    for name, graph in graphs.items():
+        comparisons += verify_program(name, graph, directory, x, tolerance)
     return comparisons
 
 
-def keras_trajectory(model: keras.Model, x0: np.ndarray, noise: np.ndarray,
-                     meta: dict[str, Any]) -> np.ndarray:
-    """The first len(noise) (<= T) steps of the TensorFlow sampler from x0 with the given noise."""
-    sigmas = tf.constant(meta["sigmas"], tf.float32)
-    langevin = meta["sampler"] == "langevin"
-    first_level = len(meta["sigmas"]) - 1 if langevin else 0
-    score_fn = lambda x, level: model(x, level, training=False)  # noqa: E731
-    out = annealed_loop(score_fn, x0, sigmas, [first_level],
-                        rng=verify_lib.ReplayNoise(list(noise)), eps=meta["eps"],
-                        steps_per_level=len(noise), convention=meta["step_convention"],
-                        fixed_step=langevin)
-    x = tweedie_denoise(score_fn, out.x, sigmas) if meta["denoise"] else out.x
-    return x.numpy()
+def program_inputs(graph: step_graphs.GraphProgram, x: np.ndarray, seed: int = 1):
+    """An initial state (x given, other state random), and random y and mask."""
+    gen = np.random.default_rng(seed)
+    state = {"x": x}
+    for name, per in graph.state.items():
+        if name != "x":
+            shape = x.shape[:1] if per == "example" else x.shape
+            state[name] = gen.standard_normal(shape).astype(np.float32)
+    inputs = {}
+    if graph.inputs:
+        inputs = {"y": gen.uniform(size=x.shape).astype(np.float32),
+                  "mask": (gen.uniform(size=x.shape) < 0.5).astype(np.float32)}
+    return state, inputs, gen
+
+
+def draw_step_noise(graph: step_graphs.GraphProgram, gen: np.random.Generator, k: int,
+                    batch: int) -> dict[str, np.ndarray]:
+    """The noise of step k from a NumPy generator, zeros where not due (as runtimes do)."""
+    shape = graph.sampler.problem.element_shape
+    noise = {}
+    for n in graph.noise:
+        full = (batch,) if n.per == "example" else (batch, *shape)
+        if k % n.every:
+            noise[n.name] = np.zeros(full, np.float32)
+        elif n.distribution == "uniform":
+            noise[n.name] = gen.uniform(size=full).astype(np.float32)
+        else:
+            noise[n.name] = gen.standard_normal(full).astype(np.float32)
+    return noise
+
+
+def verify_program(name: str, graph: step_graphs.GraphProgram, directory: str, x: np.ndarray,
+                   tolerance: verify_lib.Tolerance) -> list[verify_lib.Comparison]:
+    """The step graph looped CHECK_STEPS times from k = 0 and once at the last step, and the
+    finish graph, against the TensorFlow program with the same noise."""
+    import onnxruntime as ort
+
+    step_tf = graph.step_function()
+    step_onnx = ort.InferenceSession(os.path.join(directory, f"{name}_step.onnx"),
+                                     providers=["CPUExecutionProvider"])
+    state, inputs, gen = program_inputs(graph, x)
+    steps = list(range(min(CHECK_STEPS, graph.num_steps)))
+    if graph.num_steps - 1 not in steps:
+        steps.append(graph.num_steps - 1)
+    tf_state, onnx_state = dict(state), dict(state)
+    for k in steps:
+        noise = draw_step_noise(graph, gen, k, len(x))
+        tf_out = step_graphs.run_tf_step(step_tf, graph, tf_state, k, noise, inputs)
+        feeds = {**onnx_state, "k": np.array(k, np.int32), **{f"noise_{n}": v for n, v in noise.items()},
+                 **inputs}
+        outputs = [f"next_{n}" for n in graph.state]
+        onnx_out = dict(zip(outputs, step_onnx.run(outputs, feeds)))
+        tf_state = {n: tf_out[f"next_{n}"] for n in graph.state}
+        onnx_state = {n: onnx_out[f"next_{n}"] for n in graph.state}
+    comparisons = [verify_lib.compare(f"{name} step graph vs TensorFlow (steps {steps})",
+                                      onnx_state["x"], tf_state["x"], tolerance)]
+    if graph.has_finish:
+        finish_onnx = ort.InferenceSession(os.path.join(directory, f"{name}_finish.onnx"),
+                                           providers=["CPUExecutionProvider"])
+        expected = graph.finish_function()(*[tf_state[n] for n in graph.state],
+                                           *[inputs[n] for n in graph.inputs])["samples"]
+        got = finish_onnx.run(["samples"], {**tf_state, **inputs})[0]
+        comparisons.append(verify_lib.compare(f"{name} finish graph vs TensorFlow", got,
+                                              expected.numpy(), tolerance))
+    return comparisons

@@ -1,8 +1,8 @@
-"""What travels with an exported score model (SPEC section 10): the sampler's whole setting.
+"""What travels with an exported score model: the sampler, its step programs, the data's form.
 
-The same dictionary is written to `metadata.json` (JSON values) and to the
-ONNX model's `metadata_props` (each value JSON-encoded, since ONNX metadata
-values are strings), so a runtime can run Algorithm 1 and 2 from either.
+The same dictionary is written to `metadata.json` (JSON values) and to every
+ONNX graph's `metadata_props` (each value JSON-encoded, since ONNX metadata
+values are strings), so a runtime can sample from either (docs/export.md).
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import numpy as np
 import tfncsn
 from tfncsn.config import RunConfig
 from tfncsn.data.preprocessing import LOGIT_LAMBDA
+from tfncsn.programs import Sampler, options_dict
 
-FORMAT = "tfncsn.score/1"
+FORMAT = "tfncsn.score/2"
 
 # Keys a runtime needs to sample; `onnx_sample.py` refuses a model without them.
-REQUIRED_KEYS = ("format", "element_shape", "sigmas", "sampler", "eps", "steps_per_level",
-                 "step_convention", "denoise", "prior_range", "postprocess")
+REQUIRED_KEYS = ("format", "element_shape", "sigmas", "sampler", "programs", "prior_range",
+                 "postprocess")
 
 
 def postprocess_kind(dataset) -> str:
@@ -47,9 +48,10 @@ def postprocess_kind(dataset) -> str:
 
 
 def for_run(config: RunConfig, element_shape: Sequence[int], prior_range: Sequence[float],
-            postprocess: str, sigmas: Sequence[float], training_step: int) -> dict[str, Any]:
-    """The metadata of a trained run (sampler settings as configured for the export)."""
-    sampler = config.sampler
+            postprocess: str, sigmas: Sequence[float], training_step: int,
+            sampler: Sampler) -> dict[str, Any]:
+    """The metadata of a trained run; `sampler` is the program built for the export (its
+    resolved options are recorded). The exporter adds `programs`, `golden` and `files`."""
     meta: dict[str, Any] = {
         "format": FORMAT,
         "tfncsn_version": tfncsn.__version__,
@@ -59,12 +61,7 @@ def for_run(config: RunConfig, element_shape: Sequence[int], prior_range: Sequen
         "element_shape": [int(d) for d in element_shape],
         # The float32 sigmas as their shortest decimals: cast to float32, they are exact.
         "sigmas": [float(str(np.float32(s))) for s in sigmas],
-        "sampler": sampler.name,
-        "eps": float(sampler.eps),
-        "steps_per_level": int(sampler.steps_per_level),
-        "step_convention": sampler.convention,
-        "denoise": bool(sampler.denoise),
-        "prior": "uniform",
+        "sampler": {"name": config.sampler.name, "options": options_dict(sampler.options)},
         "prior_range": [float(prior_range[0]), float(prior_range[1])],
         "postprocess": postprocess,
         "data_range": [0.0, 1.0] if postprocess in ("clip", "inverse_logit") else None,
@@ -77,7 +74,3 @@ def for_run(config: RunConfig, element_shape: Sequence[int], prior_range: Sequen
 def to_onnx_props(meta: dict[str, Any]) -> dict[str, str]:
     """ONNX `metadata_props`: every value JSON-encoded (strings included, so all decode alike)."""
     return {key: json.dumps(value) for key, value in meta.items()}
-
-
-def from_onnx_props(props: dict[str, str]) -> dict[str, Any]:
-    return {key: json.loads(value) for key, value in props.items()}

@@ -1,14 +1,10 @@
-"""The score network as ONNX: `score(x, level)` converted with tf2onnx, metadata attached."""
+"""The score network as ONNX: `score(x, level)`, and the metadata every exported graph carries."""
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 from typing import Any
 
 import onnx
-import tensorflow as tf
 
 from tfncsn.export import metadata as meta_lib
 
@@ -19,20 +15,12 @@ DOC = ("tfncsn score network (Song & Ermon 2019): score(x: float32 [N, *element_
        "metadata_props (0 = largest). Every metadata value is JSON.")
 
 
-def convert(score: tf.types.experimental.PolymorphicFunction, opset: int = DEFAULT_OPSET
-            ) -> onnx.ModelProto:
-    """`score` (a tf.function with an input_signature, returning {"score": ...}) as ONNX."""
-    import tf2onnx  # Heavy; only the export needs it.
-
-    tf2onnx.logging.set_level(logging.ERROR)
-    with contextlib.redirect_stdout(io.StringIO()):  # tf2onnx prints its progress.
-        model, _ = tf2onnx.convert.from_function(score, input_signature=score.input_signature,
-                                                 opset=opset)
+def check_io(model: onnx.ModelProto) -> None:
+    """The converted score graph must read (x, level) and write score."""
     names = ([i.name for i in model.graph.input], [o.name for o in model.graph.output])
     if names != (["x", "level"], ["score"]):
         raise RuntimeError(f"tf2onnx named the score graph's inputs and outputs {names}, "
                            "expected (['x', 'level'], ['score'])")
-    return model
 
 
 def attach_metadata(model: onnx.ModelProto, meta: dict[str, Any], doc: str = DOC) -> None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import keras
 import tensorflow as tf
 
-from tfncsn.config import SamplerConfig
-from tfncsn.interfaces import Sampler
-from tfncsn.langevin import uniform_prior
+from tfncsn import sampling
+from tfncsn.programs import Sampler, ScoreFn
 
 
 class ScoreModule(tf.Module):
@@ -23,26 +20,24 @@ class ScoreModule(tf.Module):
       score(x: float32 [N, *shape], level: int32 [N]) -> {"score": float32 [N, *shape]}
       sample(seed: int64 [], num_samples: int32 []) -> {"samples": float32 [num_samples, *shape]}
 
-    `sample` draws x from the uniform prior and runs `sampler` (e.g. Algorithm 1)
-    in-graph. Its randomness comes from a Philox generator reset from `seed` at
-    the start of every call, so the result is a function of (seed, num_samples)
-    and equals what `tfncsn sample --seed=SEED` draws with the same settings (up to
-    float rounding). Concurrent calls on one loaded model share that generator:
-    serialise them when reproducibility matters.
+    `sample` runs the step program `sampler` in-graph (`tfncsn.sampling.run_in_graph`)
+    with `program_score_fn`, the score it asks for. Its randomness comes from a
+    Philox generator reset from `seed` at the start of every call, so the result
+    is a function of (seed, num_samples) and equals what `tfncsn sample --seed=SEED`
+    draws with the same sampler (up to float rounding). Concurrent calls on one
+    loaded model share that generator: serialise them when reproducibility matters.
     """
 
-    def __init__(self, model: keras.Model, element_shape: Sequence[int], sigmas: Sequence[float],
-                 sampler: Sampler, settings: SamplerConfig, prior_range: Sequence[float]):
+    def __init__(self, model: keras.Model, sampler: Sampler, program_score_fn: ScoreFn):
         super().__init__(name="tfncsn_score")
-        # A closure keeps the Keras model untracked (see above); its weights are tracked here.
+        # Closures keep the Keras model untracked (see above); its weights are tracked here.
         self._score_fn = lambda x, level: model(x, level, training=False)
+        self._program_score_fn = program_score_fn
         self.model_variables = list(model.variables)
-        self.sigmas = tf.constant(sigmas, tf.float32)
-        self.element_shape = tuple(int(d) for d in element_shape)
         self.rng = tf.random.Generator.from_seed(0)
-        self._sampler, self._settings = sampler, settings
-        self._prior = (float(prior_range[0]), float(prior_range[1]))
-        shape = self.element_shape
+        self._sampler = sampler
+        shape = tuple(sampler.problem.element_shape)
+        self.element_shape = shape
         self.score = tf.function(self._score, input_signature=[
             tf.TensorSpec([None, *shape], tf.float32, name="x"),
             tf.TensorSpec([None], tf.int32, name="level")])
@@ -55,13 +50,9 @@ class ScoreModule(tf.Module):
 
     def _sample(self, seed, num_samples):
         self.rng.reset_from_seed(seed)
-        shape = tf.concat([[num_samples], tf.constant(self.element_shape, tf.int32)], 0)
-        x = uniform_prior(self.rng, shape, *self._prior)
-        s = self._settings
-        out = self._sampler(self._score_fn, x, self.sigmas, rng=self.rng, eps=s.eps,
-                            steps_per_level=s.steps_per_level, convention=s.convention,
-                            denoise=s.denoise)
-        return {"samples": tf.ensure_shape(out.x, [None, *self.element_shape])}
+        program = type(self._sampler)(self._sampler.options, self._sampler.problem)  # In-graph.
+        x = sampling.run_in_graph(program, self._program_score_fn, self.rng, num_samples)
+        return {"samples": tf.ensure_shape(x, [None, *self.element_shape])}
 
     def save(self, path: str) -> None:
         tf.saved_model.save(self, path, signatures={

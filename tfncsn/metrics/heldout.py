@@ -7,6 +7,10 @@ Gaussian noise z of level i is one draw of shape [N, ...] from the stateless
 seed (seed, i): the result is a deterministic function of (model, data, sigmas,
 seed), independent of the batch size, and two models evaluated with the same
 seed see exactly the same perturbed inputs.
+
+The held-out examples are the test split as training sees its data
+(`heldout_examples`): image pixels dequantised, with noise fixed by the same seed,
+as the reference code does for its test loss.
 """
 
 from __future__ import annotations
@@ -28,6 +32,34 @@ class HeldoutLoss(NamedTuple):
     seed: int
 
 
+def heldout_examples(dataset, limit: int = 0, seed: int = 0, split: str = "test") -> np.ndarray:
+    """The first `limit` (0: all) examples of `split` as training sees them, fixed by `seed`.
+
+    Training dequantises pixels (x * 255/256 + U/256); raw pixels would score the
+    model on inputs it never saw (with the logit transform 0 and 1 become -+13.8).
+    Image datasets give `load_dequantized(split, seed)` (no flips); any other
+    dataset its training-time randomness, `load(split, training=True, seed=seed)`.
+    """
+    load_dequantized = getattr(dataset, "load_dequantized", None)
+    data = (load_dequantized(split, seed) if load_dequantized
+            else dataset.load(split, training=True, seed=seed))
+    if limit > 0:
+        data = data.take(limit)
+    batches = list(data.batch(4096).as_numpy_iterator())
+    if not batches:
+        return np.zeros([0, *dataset.element_shape], np.float32)
+    return np.concatenate(batches)
+
+
+def examples_note(dataset) -> str:
+    """How `heldout_examples` prepared the examples of `dataset`, for reports."""
+    if not hasattr(dataset, "load_dequantized"):
+        return "the dataset's training-time randomness, seeded by the held-out seed"
+    if not getattr(dataset, "dequantize", True):
+        return "pixels not dequantised (dequantize=false, as in training)"
+    return "dequantised as in training, noise seeded by the held-out seed; not flipped"
+
+
 def level_noise(seed: int, level: int, shape) -> tf.Tensor:
     """The fixed noise z of one level for the whole held-out set."""
     return tf.random.stateless_normal(shape, tf.constant([seed, level], tf.int64))
@@ -40,7 +72,7 @@ def heldout_dsm_loss(score_fn: ScoreFn, x: np.ndarray, sigmas, seed: int = 0,
 
     Args:
       score_fn: `score_fn(x, level)` as everywhere in tfncsn.
-      x: held-out examples [N, *shape], in the model's space.
+      x: held-out examples [N, *shape], in the model's space (see `heldout_examples`).
       sigmas: the run's noise levels [L] (largest first).
       seed: seed of the fixed noise.
       batch_size: examples per call of `score_fn`.

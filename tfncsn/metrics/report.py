@@ -50,9 +50,9 @@ def markdown(report: dict[str, Any]) -> str:
                   f"noise levels {report['sigmas'][0]:.4g} → {report['sigmas'][-1]:.4g}.", ""]
     else:
         if not report.get("samples_file"):
-            origin = (f"from the {sampler['name']} sampler (eps {sampler['eps']}, T "
-                      f"{sampler['steps_per_level']}, {sampler['convention']} step convention, "
-                      f"denoise {sampler['denoise']}), seed {report['seed']}")
+            options = sampler.get("options", {k: v for k, v in sampler.items() if k != "name"})
+            settings = ", ".join(f"{k} {v}" for k, v in sorted(options.items())) or "defaults"
+            origin = f"from the {sampler['name']} sampler ({settings}), seed {report['seed']}"
         else:
             origin = f"read from `{report['samples_file']}`"
         lines += [f"**{n} samples** {origin}; {len(report['sigmas'])} noise levels "
@@ -121,7 +121,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"**{h['total']:.5g}** on {h['num_examples']} {h['split']} examples, each at "
                   f"every level, fixed noise seed {h['seed']} ({h['weighting']}). Lower is "
                   "better; comparable between models with the same sigmas and seed "
-                  "(paper section 4.2).", ""]
+                  "(paper section 4.2)."
+                  + (f" Examples: {h['examples']}." if "examples" in h else ""), ""]
         lines += _table(["level", "sigma", "loss", "± s.e."],
                         [[str(i), _f(s), _f(v, 5), _f(e, 2)] for i, (s, v, e) in enumerate(
                             zip(h["sigmas"], h["per_level"], h["per_level_sem"]))]) + [""]

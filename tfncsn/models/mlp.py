@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
+import numpy as np
 import tensorflow as tf
+
+NOISE_EMBEDDINGS = ("learned", "fourier")
 
 
 @keras.saving.register_keras_serializable(package="tfncsn")
@@ -20,7 +23,10 @@ class MLPScoreNet(keras.Model):
       sigmas: the noise levels, index 0 = largest.
       hidden_units: widths of the hidden layers (paper: 3 x 128).
       activation: hidden activation (paper: softplus).
-      embedding_dim: width of the learned noise-level embedding.
+      embedding_dim: width of the noise-level embedding.
+      noise_embedding: "learned" (a trainable row per trained level) or "fourier"
+        (sin/cos of log sigma at fixed geometric frequencies), which lets the
+        model be evaluated at any sigma (`continuous_sigma`, `score_at_sigma`).
       scale_by_sigma: divide the output by sigma_level.
       data_std: when positive, inputs are divided by sqrt(data_std^2 + sigma^2),
         the standard deviation of the perturbed data (Karras et al. 2022, c_in),
@@ -33,8 +39,16 @@ class MLPScoreNet(keras.Model):
     def __init__(self, *, input_shape: Sequence[int], sigmas: Sequence[float],
                  hidden_units: Sequence[int] = (128, 128, 128), activation: str = "softplus",
                  embedding_dim: int = 16, scale_by_sigma: bool = True, data_std: float = 1.0,
-                 **kwargs):
+                 noise_embedding: str = "learned", **kwargs):
         super().__init__(**kwargs)
+        if noise_embedding not in NOISE_EMBEDDINGS:
+            raise ValueError(f"noise_embedding must be one of {', '.join(NOISE_EMBEDDINGS)}, "
+                             f"got {noise_embedding!r}")
+        if noise_embedding == "fourier" and (embedding_dim < 2 or embedding_dim % 2):
+            raise ValueError(f"noise_embedding=fourier needs an even embedding_dim >= 2, got "
+                             f"{embedding_dim}")
+        self.noise_embedding = noise_embedding
+        self.continuous_sigma = noise_embedding == "fourier"
         self.data_shape = tuple(int(d) for d in input_shape)
         self.sigmas = [float(s) for s in sigmas]
         self.hidden_units = tuple(int(u) for u in hidden_units)
@@ -42,19 +56,36 @@ class MLPScoreNet(keras.Model):
         self.embedding_dim = int(embedding_dim)
         self.scale_by_sigma = bool(scale_by_sigma)
         self.data_std = float(data_std)
-        self.embedding = keras.layers.Embedding(len(self.sigmas), self.embedding_dim,
-                                                name="level_embedding")
+        if noise_embedding == "learned":
+            self.embedding = keras.layers.Embedding(len(self.sigmas), self.embedding_dim,
+                                                    name="level_embedding")
+        else:  # Periods from 64 down to 1/4 units of log sigma.
+            self.frequencies = (np.geomspace(1.0 / 64.0, 4.0, self.embedding_dim // 2)
+                                * 2 * np.pi).astype(np.float32)
         self.hidden = [keras.layers.Dense(u, activation=activation, name=f"hidden_{i}")
                        for i, u in enumerate(self.hidden_units)]
         self.out = keras.layers.Dense(int(tf.reduce_prod(self.data_shape)), name="score")
 
     def call(self, x, level):
+        sigma = tf.gather(tf.constant(self.sigmas, tf.float32), level)
+        if self.noise_embedding == "learned":
+            return self._score(x, sigma, self.embedding(level))
+        return self.score_at_sigma(x, sigma)
+
+    def score_at_sigma(self, x, sigma):
+        """s(x, sigma) for float32 sigma [N]; any sigma > 0 with noise_embedding=fourier."""
+        if self.noise_embedding != "fourier":
+            raise ValueError("score_at_sigma needs noise_embedding=fourier")
+        angles = tf.math.log(sigma)[:, None] * self.frequencies
+        return self._score(x, sigma, tf.concat([tf.sin(angles), tf.cos(angles)], axis=-1))
+
+    def _score(self, x, sigma, embedding):
         batch = tf.shape(x)[0]
-        sigma = tf.gather(tf.constant(self.sigmas, tf.float32), level)[:, None]
+        sigma = sigma[:, None]
         h = tf.reshape(x, [batch, -1])
         if self.data_std > 0:
             h = h * tf.math.rsqrt(self.data_std ** 2 + tf.square(sigma))
-        h = tf.concat([h, self.embedding(level)], axis=-1)
+        h = tf.concat([h, embedding], axis=-1)
         for layer in self.hidden:
             h = layer(h)
         score = tf.reshape(self.out(h), tf.concat([[batch], self.data_shape], 0))
@@ -71,5 +102,5 @@ class MLPScoreNet(keras.Model):
         config.update(input_shape=list(self.data_shape), sigmas=self.sigmas,
                       hidden_units=list(self.hidden_units), activation=self.activation_name,
                       embedding_dim=self.embedding_dim, scale_by_sigma=self.scale_by_sigma,
-                      data_std=self.data_std)
+                      data_std=self.data_std, noise_embedding=self.noise_embedding)
         return config

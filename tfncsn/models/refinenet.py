@@ -94,6 +94,14 @@ class DilatedRefineNet(keras.Model):
         self.end_conv.build(shape)
 
     def call(self, x, level):
+        score = self.network(x, level)
+        if self._scale_by_sigma:
+            sigma = tf.gather(tf.constant(self.sigmas, tf.float32), level)
+            score = score / sigma[:, None, None, None]
+        return score
+
+    def network(self, x, level):
+        """The RefineNet's output before any division by sigma."""
         h = 2.0 * x - 1.0 if self.rescale_input else x
         h = self.begin_conv(h)
         features = []
@@ -106,11 +114,7 @@ class DilatedRefineNet(keras.Model):
         r = self.refine2([h3, r], level)
         r = self.refine3([h2, r], level)
         r = self.refine4([h1, r], level)
-        score = self.end_conv(tf.nn.elu(self.end_norm(r, level)))
-        if self._scale_by_sigma:
-            sigma = tf.gather(tf.constant(self.sigmas, tf.float32), level)
-            score = score / sigma[:, None, None, None]
-        return score
+        return self.end_conv(tf.nn.elu(self.end_norm(r, level)))
 
     def get_config(self):
         config = super().get_config()

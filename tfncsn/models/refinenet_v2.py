@@ -7,6 +7,8 @@ from typing import Sequence
 
 import keras
 
+import tensorflow as tf
+
 from tfncsn.models.refinenet import DilatedRefineNet
 
 
@@ -32,7 +34,13 @@ class NCSNv2RefineNet(DilatedRefineNet):
 
     Call arguments:
       x: float32 [N, H, W, C] in [0, 1]; level: int32 [N] indices into sigmas.
+
+    Since the network does not see the level, `score_at_sigma(x, sigma)` evaluates
+    the score at any sigma > 0 (`continuous_sigma`), as the SDE samplers' finer
+    grids need.
     """
+
+    continuous_sigma = True
 
     def __init__(self, *, input_shape: Sequence[int], sigmas: Sequence[float], ngf: int = 128,
                  rescale_input: bool = True, pool: str = "max", pool_count_padding: bool = True,
@@ -43,6 +51,11 @@ class NCSNv2RefineNet(DilatedRefineNet):
                          align_corners=align_corners,
                          unbiased_channel_variance=unbiased_channel_variance, **kwargs)
         self.pool = pool
+
+    def score_at_sigma(self, x, sigma):
+        """s(x, sigma) = f(x) / sigma for float32 sigma [N] (any positive values)."""
+        level = tf.zeros(tf.shape(x)[:1], tf.int32)  # Unconditional: the norms ignore it.
+        return self.network(x, level) / sigma[:, None, None, None]
 
     def get_config(self):
         config = super().get_config()

@@ -30,7 +30,9 @@ def main(test_files):
         sys.exit("usage: pytest_runner.py TEST_FILE...")
     if "HOME" not in os.environ and os.environ.get("TEST_TMPDIR"):
         os.environ["HOME"] = os.environ["TEST_TMPDIR"]
-    args = list(test_files) + ["-c", "pyproject.toml", "--rootdir", ".", "-p", "no:cacheprovider"]
+    # One file per Bazel target: no xdist workers (Bazel runs targets in parallel itself).
+    args = list(test_files) + ["-c", "pyproject.toml", "--rootdir", ".", "-p", "no:cacheprovider",
+                               "-n", "0"]
     if os.environ.get("XML_OUTPUT_FILE"):
         args += ["--junitxml", os.environ["XML_OUTPUT_FILE"]]
     if os.environ.get("TESTBRIDGE_TEST_ONLY"):

@@ -19,7 +19,7 @@ TEST_EVERY = 5
 
 
 class Digits(LabelledImageDataset):
-    """8x8x1 digits in [0, 1], not flipped (options: logit_transform, random_flip=False).
+    """8x8x1 digits in [0, 1], not flipped (options: logit_transform, random_flip, dequantize).
 
     `data_dir` is ignored: the data comes with scikit-learn.
     """

@@ -2,8 +2,9 @@
 
 A plugin only says where its integer pixels come from (`_source`); this base
 turns them into float32 examples: rescale to [0, 1]; with `training=True`
-dequantise (x * 255/256 + U(0,1)/256) and, if enabled, flip left-right at
-random; finally the optional logit transform (lambda = 1e-6).
+dequantise (x * 255/256 + U(0,1)/256, unless `dequantize=False`) and, if
+enabled, flip left-right at random; finally the optional logit transform
+(lambda = 1e-6).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class ImageDataset(Dataset):
         `postprocess` maps model outputs back to [0, 1].
       random_flip: flip left-right at random when `training=True`; `None` takes
         the dataset's default (`default_random_flip`).
+      dequantize: add uniform noise within each pixel's bin when `training=True`
+        (default; the NCSN reference code does, NCSNv2's CIFAR-10 config does not).
 
     Training-time randomness is drawn per example from seeds of
     `tf.data.Dataset.random(seed)`, re-drawn on each pass over the data, so a
@@ -40,9 +43,10 @@ class ImageDataset(Dataset):
     default_random_flip = False
 
     def __init__(self, data_dir: str | None = None, *, logit_transform: bool = False,
-                 random_flip: bool | None = None):
+                 random_flip: bool | None = None, dequantize: bool = True):
         super().__init__(data_dir)
         self.logit_transform = bool_option("logit_transform", logit_transform)
+        self.dequantize = bool_option("dequantize", dequantize)
         self.random_flip = (self.default_random_flip if random_flip is None
                             else bool_option("random_flip", random_flip))
 
@@ -51,14 +55,34 @@ class ImageDataset(Dataset):
         """Examples {"image": integer [*element_shape], ("label": int64)} of `split`."""
 
     def load(self, split: str, *, training: bool = False, seed: int = 0) -> tf.data.Dataset:
-        images = self._source(check_split(split)).map(lambda example: example["image"])
-        return self._finish(images, training=training, seed=seed)
+        return self._finish(self._images(split), training=training, seed=seed)
+
+    def load_dequantized(self, split: str, seed: int = 0) -> tf.data.Dataset:
+        """`split` dequantised as training does, never flipped, for the held-out loss.
+
+        The noise of example i is drawn from the stateless seed (seed, i), so the
+        examples depend on `seed` alone (not on TensorFlow's global seed).
+        """
+        x = self._images(split).map(self._rescale, num_parallel_calls=tf.data.AUTOTUNE)
+        if self.dequantize:
+            def noisy(x, index):
+                seed_pair = tf.stack([tf.constant(seed, tf.int64), index])
+                return preprocessing.dequantize(x, seed_pair, self.levels)
+
+            x = tf.data.Dataset.zip((x, tf.data.Dataset.counter())).map(
+                noisy, num_parallel_calls=tf.data.AUTOTUNE)
+        if self.logit_transform:
+            x = x.map(self.to_model_space, num_parallel_calls=tf.data.AUTOTUNE)
+        return x
 
     def postprocess(self, x: tf.Tensor) -> tf.Tensor:
         """Model-space examples (e.g. samples) -> pixels in [0, 1] (undoes the logit)."""
         if self.logit_transform:
             x = preprocessing.inverse_logit_transform(x)
         return tf.clip_by_value(x, 0.0, 1.0)
+
+    def _images(self, split: str) -> tf.data.Dataset:
+        return self._source(check_split(split)).map(lambda example: example["image"])
 
     def _finish(self, images: tf.data.Dataset, *, training: bool, seed: int) -> tf.data.Dataset:
         x = images.map(self._rescale, num_parallel_calls=tf.data.AUTOTUNE)
@@ -83,6 +107,8 @@ class ImageDataset(Dataset):
         noise_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(base, 2))
         if self.random_flip:
             x = preprocessing.random_flip(x, flip_seed)
+        if not self.dequantize:
+            return x
         return preprocessing.dequantize(x, noise_seed, self.levels)
 
 

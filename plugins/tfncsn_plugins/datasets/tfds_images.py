@@ -55,7 +55,7 @@ class _IdxOrTfds(LabelledImageDataset):
 
 
 class MNIST(_IdxOrTfds):
-    """MNIST, 28x28x1 in [0, 1], not flipped (options: logit_transform, random_flip=False)."""
+    """MNIST, 28x28x1 in [0, 1], not flipped (options: logit_transform, random_flip, dequantize)."""
 
     tfds_name = "mnist"
 

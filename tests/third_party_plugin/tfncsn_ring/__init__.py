@@ -1,10 +1,12 @@
 """An example tfncsn plugin package: a dataset, a sigma schedule and a sampler."""
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
-from tfncsn.interfaces import Dataset, SamplerOutput
-from tfncsn.langevin import annealed_loop
+from tfncsn.interfaces import Dataset
+from tfncsn.programs import Sampler
 from tfncsn.schedules import check_schedule_args, validate_sigmas
 
 
@@ -36,13 +38,42 @@ def quadratic(sigma_max, sigma_min, num_levels):
     return validate_sigmas(roots ** 2)
 
 
-def clipped_langevin(score_fn, x, sigmas, *, rng, eps, steps_per_level, convention="paper",
-                     callback=None, keep_every=0, **unused):
-    """Annealed Langevin dynamics that keeps samples inside the prior box."""
-    return annealed_loop(score_fn, x, sigmas, tf.range(tf.size(sigmas)), rng=rng, eps=eps,
-                         steps_per_level=steps_per_level, convention=convention,
-                         callback=callback, keep_every=keep_every,
-                         after_step=lambda x, aux: tf.clip_by_value(x, -5.0, 5.0))
+@dataclasses.dataclass(frozen=True)
+class ClippedOptions:
+    eps: float = 0.01
+    steps_per_level: int = 50
+    bound: float = 5.0  # Samples are kept inside [-bound, bound]^D.
+
+    def __post_init__(self):
+        if not (self.eps > 0 and self.steps_per_level >= 1 and self.bound > 0):
+            raise ValueError("need eps > 0, steps_per_level >= 1 and bound > 0")
 
 
-clipped_langevin.total_steps = lambda num_levels, steps_per_level: num_levels * steps_per_level
+class ClippedLangevin(Sampler):
+    """Annealed Langevin dynamics (step eps sigma_i^2 / sigma_L^2) clipped to a box."""
+
+    Options = ClippedOptions
+    supports_conditioning = True
+
+    def __init__(self, options, problem):
+        super().__init__(options, problem)
+        sigmas = problem.sigmas
+        self.alphas = tf.constant(options.eps * (sigmas / sigmas[-1]) ** 2, tf.float32)
+
+    @property
+    def num_steps(self):
+        return len(self.problem.sigmas) * self.options.steps_per_level
+
+    @property
+    def steps_per_level(self):
+        return self.options.steps_per_level
+
+    @property
+    def step_sigmas(self):
+        return np.repeat(self.problem.sigmas, self.options.steps_per_level)
+
+    def step(self, score_fn, state, k, noise):
+        level = k // self.options.steps_per_level
+        x, alpha = state["x"], self.alphas[level]
+        x = x + alpha / 2 * score_fn(x, self.batch_vector(x, level)) + tf.sqrt(alpha) * noise["z"]
+        return {"x": tf.clip_by_value(x, -self.options.bound, self.options.bound)}

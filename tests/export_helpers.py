@@ -1,0 +1,62 @@
+"""Helpers shared by the export tests: onnx_sample.py as a module, an environment without
+TensorFlow, and the TensorFlow trajectory of a program on NumPy draws."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+
+import tensorflow as tf
+
+from conftest import REPO
+from tfncsn import sampling
+
+SCRIPT = REPO / "export" / "onnx_sample.py"
+
+
+def load_onnx_sample():
+    """export/onnx_sample.py as a module (it is a standalone script, not a package)."""
+    spec = importlib.util.spec_from_file_location("onnx_sample", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+onnx_sample = load_onnx_sample()
+
+
+def blocked_env(tmp_path, names=("tensorflow", "keras", "tfncsn", "tfncsn_plugins")):
+    """An environment where importing any of `names` fails."""
+    shadow = tmp_path / "blocked"
+    for name in names:
+        (shadow / name).mkdir(parents=True, exist_ok=True)
+        (shadow / name / "__init__.py").write_text(
+            f"raise ImportError('{name} is blocked: onnx_sample.py must not need it')\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(shadow)  # Searched before site-packages and the editable finder.
+    return env
+
+
+class NumpyAsTF:
+    """onnx_sample's NumPy noise behind the `tf.random.Generator` calls the TF runner makes."""
+
+    def __init__(self, seed):
+        self.noise = onnx_sample.NumpyNoise(seed)
+
+    def normal(self, shape, dtype=None):
+        return tf.constant(self.noise.normal([int(d) for d in shape]))
+
+    def uniform(self, shape, minval=0.0, maxval=1.0, dtype=None):
+        return tf.constant(self.noise.uniform([int(d) for d in shape], minval, maxval))
+
+
+def tf_trajectory(program, score_fn, batch, seed):
+    """The TF program step by step, eagerly, drawing from NumPy in the runner's order."""
+    rng = NumpyAsTF(seed)
+    state = sampling.initial_state(program, rng, batch)
+    states = []
+    for k in range(program.num_steps):
+        state = program.step(score_fn, state, tf.constant(k), sampling.draw_noise(
+            program, rng, k, batch))
+        states.append(state["x"].numpy())
+    return program.finish(score_fn, state).numpy(), states
