@@ -331,7 +331,7 @@ class _ReturnsTensor(AnnealedLangevin):
 def test_a_step_with_the_wrong_return_type_fails_before_any_work():
     program = build(_ReturnsTensor, [1.0], (2,))
     with pytest.raises(TypeError, match="step failed: .*must return a dict with keys"):
-        sampling.Runner(program, lambda x, l: x).check()
+        sampling.Runner(program, lambda x, l: x).check(tf.random.Generator.from_seed(0))
 
 
 def test_an_image_run_without_a_step_convention_is_warned_about(caplog):
@@ -364,7 +364,7 @@ def test_a_plugin_failing_inside_tracing_shows_its_own_line_and_export_leaves_no
     sigmas = np.array([1.0, 0.5], np.float32)
     program = build(_FailsInStep, sigmas, (2,))
     with pytest.raises(TypeError, match="step failed: ValueError: my_sampler: the step needs"):
-        sampling.Runner(program, lambda x, l: x).check()
+        sampling.Runner(program, lambda x, l: x).check(tf.random.Generator.from_seed(0))
     model = builders.make_model("mlp", {}, (2,), sigmas)
     meta = metadata.for_run(RunConfig(), (2,), (0.0, 1.0), "none", sigmas, 0, program)
     output = tmp_path / "export"

@@ -43,6 +43,13 @@ class SamplerError(ValueError):
     """A sampler plugin breaks the contract, or its options are wrong; one line for users."""
 
 
+def last_line(error: Exception) -> str:
+    """The last line of an error: for a tracing error, the plugin's own message (the first
+    line is TensorFlow's "in user code:")."""
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
 @dataclasses.dataclass(frozen=True)
 class Problem:
     """What a sampler is built for.

@@ -12,7 +12,7 @@ from typing import Any, Callable, NamedTuple
 
 import tensorflow as tf
 
-from tfncsn.programs import Noise, Prior, Sampler, ScoreFn, State
+from tfncsn.programs import Noise, Prior, Sampler, ScoreFn, State, last_line
 
 Callback = Callable[[dict[str, Any]], None]
 DEFAULT_STEPS_PER_CALL = 10
@@ -107,18 +107,19 @@ class Runner:
             state = _check_state(self.program, new, state)
         return state
 
-    def check(self, num_samples: int = 1) -> None:
-        """Traces one step on zeros, so a broken step fails before any work (one-line error)."""
+    def check(self, rng: tf.random.Generator) -> None:
+        """Traces the step for `rng` (the generator the run will use, so the run reuses the
+        trace), so a broken step fails before any work, with its own last line."""
         program = self.program
         specs = {name: tf.TensorSpec([None] + ([] if per == "example"
                                                else list(program.problem.element_shape)),
                                      tf.float32) for name, per in program.state.items()}
-        rng = tf.random.Generator.from_seed(0)
         try:
             self._advance.get_concrete_function(specs, tf.TensorSpec([], tf.int32),
                                                 tf.TensorSpec([], tf.int32), rng)
         except Exception as e:  # noqa: BLE001 -- any tracing error is the plugin's.
-            raise_plugin_error(program, "step", e)
+            raise TypeError(f"sampler {type(program).__name__}.step failed: "
+                            f"{_with_type(e)}") from None
 
     def __call__(self, rng: tf.random.Generator, num_samples: int, *,
                  callback: Callback | None = None, keep_every: int = 0) -> SamplerOutput:
@@ -129,6 +130,7 @@ class Runner:
         program = self.program
         total = program.num_steps
         state = initial_state(program, rng, num_samples)
+        step_sigmas = program.step_sigmas  # Computed once, for the callback.
         kept = []
         done = 0
         while done < total:
@@ -142,15 +144,11 @@ class Runner:
                 kept.append(state["x"])
             if callback is not None:
                 callback({"x": state["x"], "step": done, "num_steps": total,
-                          "sigma": float(program.step_sigmas[done - 1])})
+                          "sigma": float(step_sigmas[done - 1])})
         x = self._finish(state) if program.has_finish else state["x"]
         return SamplerOutput(x, tf.stack(kept) if kept else None)
 
 
-def raise_plugin_error(program: Sampler, method: str, error: Exception):
-    """Re-raises a tracing error as TypeError with the plugin's own last message line."""
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else type(error).__name__
-    if not last.startswith(type(error).__name__):
-        last = f"{type(error).__name__}: {last}"
-    raise TypeError(f"sampler {type(program).__name__}.{method} failed: {last}") from None
+def _with_type(error: Exception) -> str:
+    line = last_line(error)
+    return line if line.startswith(type(error).__name__) else f"{type(error).__name__}: {line}"

@@ -10,6 +10,7 @@ The maths, defaults and conventions are in docs/samplers.md.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from typing import Literal, Optional
 
@@ -53,11 +54,13 @@ class _LangevinProgram(Sampler):
         self._levels_t = tf.constant(self.levels, tf.int32)
         self._c_score, self._c_noise = tf.constant(c_score), tf.constant(c_noise)
 
+    @abc.abstractmethod
     def _levels(self) -> np.ndarray:
-        raise NotImplementedError
+        """The trained levels the stages run at, in order."""
 
+    @abc.abstractmethod
     def _alphas(self) -> np.ndarray:
-        raise NotImplementedError
+        """float32 step size a of each stage."""
 
     @property
     def num_steps(self) -> int:

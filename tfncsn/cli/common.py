@@ -194,8 +194,8 @@ def run_program(source: ScoreSource, program: programs.Sampler, num_samples: int
                 seed: int, keep_every: int = 0, label: str = "sample") -> sampling.SamplerOutput:
     """Runs `program` on the source's score with a progress bar (contract checked first)."""
     runner = sampling.Runner(program, source.score_for(program))
-    runner.check()
     rng = tf.random.Generator.from_seed(seed)
+    runner.check(rng)
     with progress_bar(program.num_steps, label) as bar:
         return runner(rng, num_samples, callback=step_callback(bar),
                       keep_every=keep_every)

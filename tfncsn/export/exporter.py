@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from tfncsn.export import onnx_score, step_graphs, verify as verify_lib
 from tfncsn.export.savedmodel import ScoreModule
-from tfncsn.programs import Sampler, ScoreFn
+from tfncsn.programs import Sampler, ScoreFn, last_line
 
 SAVED_MODEL_DIR = "saved_model"
 ONNX_FILE = "model.onnx"
@@ -121,7 +121,7 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance, 
     try:
         ScoreModule(model, sampler, score_fn).save(os.path.join(partial, SAVED_MODEL_DIR))
     except Exception as e:  # noqa: BLE001 -- a tracing error names the plugin's line last.
-        raise ExportError(f"cannot write the SavedModel: {step_graphs.last_line(e)}") from None
+        raise ExportError(f"cannot write the SavedModel: {last_line(e)}") from None
 
     log("converting the score network to ONNX")
     shape = meta["element_shape"]
@@ -165,7 +165,7 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance, 
     comparisons: tuple[verify_lib.Comparison, ...] = ()
     if verify:
         log("verifying Keras vs SavedModel vs ONNX, and each step graph vs TensorFlow")
-        comparisons = tuple(verify_export(level_fn, graphs, partial, meta, tolerance))
+        comparisons = tuple(verify_export(graphs, partial, x, level, score, tolerance))
         verify_lib.check(comparisons, tolerance)
     return ExportResult(partial, comparisons, tuple(files) + (METADATA_FILE,))
 
@@ -220,15 +220,13 @@ def file_table(folder: str, files: list[str]) -> dict[str, dict[str, Any]]:
     return table
 
 
-def verify_export(level_fn: ScoreFn, graphs: dict[str, step_graphs.GraphProgram],
-                  directory: str, meta: dict[str, Any], tolerance: verify_lib.Tolerance
-                  ) -> list[verify_lib.Comparison]:
-    """Keras vs the SavedModel's and ONNX's scores on the golden inputs; each step graph and
-    finish graph vs the TensorFlow program on identical inputs and noise."""
+def verify_export(graphs: dict[str, step_graphs.GraphProgram], directory: str,
+                  x: np.ndarray, level: np.ndarray, expected: np.ndarray,
+                  tolerance: verify_lib.Tolerance) -> list[verify_lib.Comparison]:
+    """Keras's golden scores `expected` vs the SavedModel's and ONNX's on (x, level); each
+    step graph and finish graph vs the TensorFlow program on identical inputs and noise."""
     import onnxruntime as ort
 
-    x, level = golden_inputs(meta)
-    expected = level_fn(tf.constant(x), tf.constant(level)).numpy()
     loaded = tf.saved_model.load(os.path.join(directory, SAVED_MODEL_DIR))
     saved = loaded.signatures["score"](x=tf.constant(x), level=tf.constant(level))["score"]
     session = ort.InferenceSession(os.path.join(directory, ONNX_FILE),

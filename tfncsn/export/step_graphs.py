@@ -29,7 +29,7 @@ import onnx
 import tensorflow as tf
 
 from tfncsn.conditioning import Inpainting
-from tfncsn.programs import Sampler, ScoreFn
+from tfncsn.programs import Sampler, ScoreFn, last_line
 
 INPAINT_INPUTS = ("y", "mask")  # Inputs of the inpainting graphs, both [N, *element_shape].
 BATCH_DIM = "N"
@@ -136,13 +136,6 @@ def convert(function, opset: int, doc: str, custom_ops: dict | None = None) -> o
     drop_unused_opsets(model)
     model.doc_string = doc
     return model
-
-
-def last_line(error: Exception) -> str:
-    """The last line of an error: for a tracing error, the plugin's own message (the first
-    line is TensorFlow's "in user code:")."""
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(error).__name__
 
 
 class ConversionError(RuntimeError):
