@@ -1,28 +1,18 @@
-"""Helpers shared by the export tests: onnx_sample.py as a module, an environment without
+"""Helpers shared by the export tests: the runtime reader, an environment without
 TensorFlow, and the TensorFlow trajectory of a program on NumPy draws."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 
 import tensorflow as tf
 
 from conftest import REPO
 from tfncsn import sampling
+from tfncsn_runtime import onnx_sample
 
-SCRIPT = REPO / "export" / "onnx_sample.py"
-
-
-def load_onnx_sample():
-    """export/onnx_sample.py as a module (it is a standalone script, not a package)."""
-    spec = importlib.util.spec_from_file_location("onnx_sample", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-onnx_sample = load_onnx_sample()
+# Run as a script from the checkout: the file needs no package and no tfncsn.
+SCRIPT = REPO / "runtime" / "tfncsn_runtime" / "onnx_sample.py"
 
 
 def blocked_env(tmp_path, names=("tensorflow", "keras", "tfncsn", "tfncsn_plugins")):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +13,11 @@ import pytest
 from PIL import Image
 
 from conftest import REPO, cli_env, error_line, run_cli
+from tfncsn import builders
+from tfncsn.config import SigmaConfig
 from tfncsn.gaussian_mixture import paper_toy
+
+README = (REPO / "README.md").read_text()
 
 TOY = "--flagfile=configs/toy.cfg"
 
@@ -47,8 +52,11 @@ def test_sliced_score_matching_trains(tmp_path):
 
 def test_command_line_overrides_the_flagfile_and_the_run_resumes(tmp_path):
     workdir = tmp_path / "run"
-    run_cli("train", TOY, "--steps=60", "--batch_size=32", "--seed=7", "--log_every=20",
-            "--checkpoint_every=40", f"--workdir={workdir}")
+    proc = run_cli("train", TOY, "--steps=60", "--batch_size=32", "--seed=7", "--log_every=20",
+                   "--checkpoint_every=40", f"--workdir={workdir}")
+    # No TensorFlow C++ start-up lines (CUDA probing, CPU features) before the progress bar.
+    assert not re.search(r"cuda|cuInit|InitializeLog|cpu_feature_guard", proc.stderr, re.I), \
+        proc.stderr[:1000]
     config = json.loads((workdir / "config.json").read_text())
     assert (config["train"]["steps"], config["train"]["batch_size"],
             config["train"]["seed"]) == (60, 32, 7)
@@ -57,6 +65,16 @@ def test_command_line_overrides_the_flagfile_and_the_run_resumes(tmp_path):
     assert "trained to step 100" in proc.stdout
     checkpoints = sorted(os.listdir(workdir / "checkpoints"))
     assert "ckpt-60.index" in checkpoints and "ckpt-100.index" in checkpoints
+    sigmas = builders.make_sigmas(SigmaConfig.from_dict(config["sigmas"]))
+    assert config["sigmas"]["values"] == [float(s) for s in sigmas.numpy()]
+
+    # The README's library example runs on this workdir as written.
+    code = re.findall(r"```python\n(.*?)```", README, re.S)[1]
+    proc = subprocess.run([sys.executable, "-c", code.replace("runs/fmnist", str(workdir))],
+                          capture_output=True, text=True, env=cli_env())
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((workdir / "eval" / "report.json").read_text())
+    assert float(proc.stdout.split()[-1]) == pytest.approx(report["heldout_dsm"]["total"])
 
 
 def test_sample_npz_and_png_outputs(tmp_path):

@@ -111,8 +111,10 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "tfncsn", *args, f"--workdir={killed}"],
                             cwd=REPO, env=cli_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while not list(killed.glob("checkpoints/ckpt-*.index")) and time.time() < deadline:
+    deadline = time.time() + 600  # TensorFlow's start-up alone can take minutes on a busy machine.
+    # The checkpoint's state file is written after its .index: wait until it names one.
+    while (tf.train.latest_checkpoint(str(killed / "checkpoints")) is None
+           and proc.poll() is None and time.time() < deadline):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=60)

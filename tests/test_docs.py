@@ -182,3 +182,23 @@ def test_the_export_guide_tells_runtime_users_what_they_need(tmp_path):
     proc = subprocess.run(["node", "--check", str(tmp_path / "loop.js")], capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def layout_paths():
+    block = README.split("## Layout")[1].split("```")[1]
+    return [line.split()[0] for line in block.strip().splitlines() if line.strip()]
+
+
+def test_the_layout_names_every_folder_and_package_and_nothing_else():
+    tracked = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                             cwd=REPO, capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.skip("no git checkout (e.g. under Bazel): the tree is not the repository's")
+    named = layout_paths()
+    for path in named:
+        assert (REPO / path).is_dir(), f"README Layout names {path}, which is not a folder"
+    files = tracked.stdout.split()
+    top = {name.split("/")[0] + "/" for name in files if "/" in name}
+    packages = {name[:-len("__init__.py")] for name in files if name.endswith("/__init__.py")}
+    missing = sorted((top | packages) - set(named))
+    assert not missing, f"README Layout does not name {missing}"

@@ -1,4 +1,4 @@
-"""`tfncsn export` and export/onnx_sample.py: the exported contract of docs/export.md.
+"""`tfncsn export` and tfncsn_runtime.onnx_sample: the exported contract of docs/export.md.
 
 Two runs are trained once per module: the 2-D toy (MLP, 8000 steps, good enough
 for the paper's mode weights) and a tiny CondRefineNetDilated (ngf 8) on the
@@ -24,7 +24,7 @@ from PIL import Image
 from conftest import error_line, run_cli
 from export_helpers import SCRIPT, blocked_env, onnx_sample, tf_trajectory
 from tfncsn import builders, config as run_config, sampling, training
-from tfncsn.cli.common import ScoreSource
+from tfncsn.score_source import ScoreSource
 from tfncsn.conditioning import Inpainting
 from tfncsn.config import SamplerConfig
 from tfncsn.export import Tolerance, verify
@@ -447,12 +447,6 @@ def test_export_verification_fails_loudly_and_leaves_nothing(toy, tmp_path):
                               "--verify_atol=0", "--verify_rtol=0", check=False))
     assert "verification failed: ONNX vs Keras: max abs diff" in line and "max rel diff" in line
     assert not output.exists() and not (tmp_path / "strict.partial").exists()
-
-
-def test_onnx_sample_requires_the_keys_the_exporter_promises():
-    from tfncsn.export import metadata
-    assert onnx_sample.REQUIRED_KEYS == metadata.REQUIRED_KEYS
-    assert onnx_sample.FORMAT == metadata.FORMAT
 
 
 def test_compare_flags_shapes_and_non_finite_values():

@@ -272,7 +272,7 @@ def test_inception_weights_lookup(tmp_path, monkeypatch):
     given.write_bytes(b"y")
     monkeypatch.setenv("TFNCSN_TEST_WEIGHTS", str(given))
     assert inception.find_weights(None, "TFNCSN_TEST_WEIGHTS") == str(given)
-    with pytest.raises(inception.InceptionWeightsError, match="from --inception_weights"):
+    with pytest.raises(inception.InceptionWeightsError, match="from inception_weights"):
         inception.find_weights(str(tmp_path / "missing.h5"), "TFNCSN_TEST_WEIGHTS")
     monkeypatch.setenv("TFNCSN_TEST_WEIGHTS", str(tmp_path / "gone.h5"))
     with pytest.raises(inception.InceptionWeightsError, match="from TFNCSN_TEST_WEIGHTS"):

@@ -1,4 +1,4 @@
-"""The pure transforms of tfncsn.data.preprocessing against numpy (SPEC section 7)."""
+"""tfncsn.data.preprocessing's pure transforms against numpy (docs/algorithms.md section 7.1)."""
 
 import numpy as np
 import pytest

@@ -14,7 +14,8 @@ MNIST, CIFAR = (28, 28, 1), (32, 32, 3)
 
 
 def reference_param_count(ngf, channels, num_levels, conditional_refine=True, level_norms=True):
-    """Trainable parameters of the reference architecture, derived from SPEC 6 / Appendix A.
+    """Trainable parameters of the reference architecture (paper Appendix A; docs/algorithms.md
+    section 6.2).
 
     A norm holds gamma, alpha, beta per channel (per level when conditional);
     residual-block convs and fusion convs have biases, the convs inside RCU

@@ -1,11 +1,11 @@
-"""The NCSN building blocks against NumPy: the three porting pitfalls of SPEC section 6."""
+"""The NCSN building blocks against NumPy (porting pitfalls: docs/algorithms.md section 6.3)."""
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfncsn.models import layers
+from tfncsn.models import layers, ops
 
 RNG = np.random.default_rng(0)
 
@@ -51,7 +51,10 @@ def np_resize_bilinear(x, size, align_corners):
 
 
 def np_instance_norm_pp(x, gamma, alpha, beta, unbiased):
-    """SPEC 6: gamma * ((x - mu_k)/sqrt(s_k^2 + eps) + alpha * (mu_k - m)/sqrt(v + eps)) + beta."""
+    """gamma * ((x - mu_k)/sqrt(s_k^2 + eps) + alpha * (mu_k - m)/sqrt(v + eps)) + beta.
+
+    InstanceNorm++ as docs/algorithms.md section 6.1 writes it (the reference code's form).
+    """
     mu = x.mean(axis=(1, 2), keepdims=True)
     s2 = x.var(axis=(1, 2), keepdims=True)
     m = mu.mean(axis=-1, keepdims=True)
@@ -66,14 +69,14 @@ def np_instance_norm_pp(x, gamma, alpha, beta, unbiased):
 @pytest.mark.parametrize("count_padding", [True, False])
 def test_avg_pool_5x5_matches_numpy(count_padding):
     x = RNG.normal(size=(2, 7, 6, 3)).astype(np.float32) + 1.0
-    got = layers.avg_pool_5x5(tf.constant(x), count_padding).numpy()
+    got = ops.avg_pool_5x5(tf.constant(x), count_padding).numpy()
     np.testing.assert_allclose(got, np_avg_pool_5x5(x, count_padding), rtol=1e-5, atol=1e-5)
 
 
 def test_avg_pool_padding_conventions_differ_only_at_the_border():
     x = RNG.normal(size=(1, 9, 9, 2)).astype(np.float32) + 1.0
-    counted = layers.avg_pool_5x5(tf.constant(x), True).numpy()
-    excluded = layers.avg_pool_5x5(tf.constant(x), False).numpy()
+    counted = ops.avg_pool_5x5(tf.constant(x), True).numpy()
+    excluded = ops.avg_pool_5x5(tf.constant(x), False).numpy()
     np.testing.assert_allclose(counted[:, 2:-2, 2:-2], excluded[:, 2:-2, 2:-2], rtol=1e-5)
     # The corner window holds 9 in-image pixels out of 25.
     np.testing.assert_allclose(counted[:, 0, 0], excluded[:, 0, 0] * 9 / 25, rtol=1e-5)
@@ -82,7 +85,7 @@ def test_avg_pool_padding_conventions_differ_only_at_the_border():
 def test_mean_pool_2x2_averages_blocks():
     x = RNG.normal(size=(2, 4, 6, 3)).astype(np.float32)
     want = x.reshape(2, 2, 2, 3, 2, 3).mean(axis=(2, 4))
-    np.testing.assert_allclose(layers.mean_pool_2x2(tf.constant(x)).numpy(), want, rtol=1e-5,
+    np.testing.assert_allclose(ops.mean_pool_2x2(tf.constant(x)).numpy(), want, rtol=1e-5,
                                atol=1e-6)
 
 
@@ -93,15 +96,15 @@ def test_mean_pool_2x2_averages_blocks():
                                               ((9, 6), (4, 5))])
 def test_resize_bilinear_matches_numpy(align_corners, size_in, size_out):
     x = RNG.normal(size=(2, *size_in, 3)).astype(np.float32)
-    got = layers.resize_bilinear(tf.constant(x), size_out, align_corners).numpy()
+    got = ops.resize_bilinear(tf.constant(x), size_out, align_corners).numpy()
     np.testing.assert_allclose(got, np_resize_bilinear(x, size_out, align_corners),
                                rtol=1e-5, atol=1e-5)
 
 
 def test_align_corners_keeps_corner_pixels_and_differs_from_half_pixel():
     x = RNG.normal(size=(1, 7, 7, 2)).astype(np.float32)
-    aligned = layers.resize_bilinear(tf.constant(x), (14, 14), True).numpy()
-    half_pixel = layers.resize_bilinear(tf.constant(x), (14, 14), False).numpy()
+    aligned = ops.resize_bilinear(tf.constant(x), (14, 14), True).numpy()
+    half_pixel = ops.resize_bilinear(tf.constant(x), (14, 14), False).numpy()
     for i, j in [(0, 0), (0, -1), (-1, 0), (-1, -1)]:
         np.testing.assert_allclose(aligned[:, i, j], x[:, i, j], rtol=1e-6)
     assert np.abs(aligned - half_pixel).max() > 1e-2
@@ -110,12 +113,12 @@ def test_align_corners_keeps_corner_pixels_and_differs_from_half_pixel():
 def test_resize_to_same_size_is_identity():
     x = tf.constant(RNG.normal(size=(1, 5, 5, 2)).astype(np.float32))
     for align_corners in (True, False):
-        assert layers.resize_bilinear(x, (5, 5), align_corners) is x
+        assert ops.resize_bilinear(x, (5, 5), align_corners) is x
 
 
 def test_align_corners_resize_traces_in_xla():
     x = tf.constant(RNG.normal(size=(2, 7, 5, 3)).astype(np.float32))
-    resize = tf.function(lambda t: layers.resize_bilinear(t, (14, 9), True), jit_compile=True)
+    resize = tf.function(lambda t: ops.resize_bilinear(t, (14, 9), True), jit_compile=True)
     np.testing.assert_allclose(resize(x).numpy(), np_resize_bilinear(x.numpy(), (14, 9), True),
                                rtol=1e-5, atol=1e-5)
 
@@ -144,8 +147,8 @@ def test_cond_instance_norm_pp_matches_numpy(unbiased):
 def test_channel_variance_conventions_differ():
     x = tf.constant((RNG.normal(size=(2, 4, 4, 3)) + RNG.normal(size=3) * 3).astype(np.float32))
     ones, zeros = tf.ones([3]), tf.zeros([3])
-    unbiased = layers.instance_norm_plus_plus(x, ones, ones, zeros, True).numpy()
-    biased = layers.instance_norm_plus_plus(x, ones, ones, zeros, False).numpy()
+    unbiased = ops.instance_norm_plus_plus(x, ones, ones, zeros, True).numpy()
+    biased = ops.instance_norm_plus_plus(x, ones, ones, zeros, False).numpy()
     # Only the alpha term changes: by a factor sqrt((C - 1) / C), up to epsilon.
     x_hat = np_instance_norm_pp(x.numpy(), 1.0, 0.0, 0.0, True)
     np.testing.assert_allclose(unbiased - x_hat, (biased - x_hat) * np.sqrt(2 / 3), rtol=1e-3,

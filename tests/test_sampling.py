@@ -337,7 +337,7 @@ def test_a_step_with_the_wrong_return_type_fails_before_any_work():
 def test_an_image_run_without_a_step_convention_is_warned_about(caplog):
     """The authors' image numbers used the `reference` convention; unset, `paper` is used
     and the CLI says so (and says nothing once the convention is given)."""
-    from tfncsn.cli.common import ScoreSource
+    from tfncsn.score_source import ScoreSource
     from tfncsn.config import RunConfig
 
     dataset = builders.make_dataset("digits", {})
@@ -348,7 +348,7 @@ def test_an_image_run_without_a_step_convention_is_warned_about(caplog):
         source = ScoreSource(config, dataset, sigmas, lambda x, l: x, "test")
         with caplog.at_level("WARNING"):
             source.program()
-        assert ("--step_convention=reference to reproduce" in caplog.text) == warned
+        assert ("step_convention=reference to reproduce" in caplog.text) == warned
 
 
 class _FailsInStep(AnnealedLangevin):

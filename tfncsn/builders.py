@@ -9,13 +9,13 @@ import tensorflow as tf
 
 from tfncsn import programs, registry
 from tfncsn.config import ConfigError, SamplerConfig, SigmaConfig
-from tfncsn.interfaces import Dataset
+from tfncsn.interfaces import POSTPROCESS_KINDS, Dataset
 from tfncsn.schedules import validate_sigmas
 
 
 def make_sigmas(config: SigmaConfig) -> tf.Tensor:
     """The noise levels of `config`, validated (positive, strictly decreasing)."""
-    schedule = registry.sigma_schedules.get(config.schedule)
+    schedule = registry.sigma_schedules.get(config.sigma_schedule)
     return validate_sigmas(schedule(config.sigma_max, config.sigma_min, config.num_levels))
 
 
@@ -25,10 +25,13 @@ def make_dataset(name: str, options: dict[str, Any], data_dir: str | None = None
         dataset = cls(data_dir=data_dir, **options)
     except (TypeError, ValueError) as e:  # Unknown or invalid keyword options.
         raise ConfigError(f"dataset '{name}' rejected options {options}: {e}") from e
-    for attribute in ("element_shape", "prior_range", "load"):
-        if not hasattr(dataset, attribute):
-            raise ConfigError(f"dataset plugin '{name}' lacks '{attribute}'; see "
-                              "tfncsn.interfaces.Dataset")
+    if not isinstance(dataset, Dataset):
+        raise ConfigError(f"dataset plugin '{name}' is a {type(dataset).__name__}, not a "
+                          "subclass of tfncsn.interfaces.Dataset; subclass it (see "
+                          "docs/writing-a-plugin.md)")
+    if dataset.postprocess_kind not in POSTPROCESS_KINDS:
+        raise ConfigError(f"dataset plugin '{name}' declares postprocess_kind "
+                          f"'{dataset.postprocess_kind}'; use one of {', '.join(POSTPROCESS_KINDS)}")
     return dataset
 
 

@@ -1,6 +1,11 @@
-"""Typed run configuration, saved as `config.json` in every workdir.
+"""Typed run configuration: the one declaration of every run setting.
 
-Library code takes these dataclasses; only the CLI knows about flags.
+Each field declared with `setting(...)` is a setting of a run. Its field name is
+also its command-line flag (`--name`, derived by `tfncsn/cli/flags.py`) and its
+key in a workdir's `config.json`; its default, help text and allowed values are
+written here only. Library code takes these dataclasses; only the CLI knows about
+flags. This module imports no TensorFlow, so the CLI can parse and check flags
+before loading it.
 """
 
 from __future__ import annotations
@@ -8,23 +13,86 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any
-
-from tfncsn.losses import LOSSES, SSM_PROJECTIONS
+from typing import Any, Iterator, Sequence
 
 CONFIG_FILE = "config.json"
+LOSSES = ("dsm", "ssm")
+SSM_PROJECTIONS = ("gaussian", "rademacher")
 
 
 class ConfigError(ValueError):
     """A configuration value is invalid or a workdir's config cannot be used."""
 
 
+def setting(default: Any, help: str, *, choices: Sequence[str] | None = None,
+            minimum: float | None = None, flag: str | None = None) -> Any:
+    """A dataclass field that is a run setting.
+
+    Args:
+      default: its default (a dict default means "keyword options", given on the
+        command line as repeated key=value flags).
+      help: one line for `--helpfull`.
+      choices: the allowed values of a string setting.
+      minimum: the smallest allowed value of a number.
+      flag: the flag's name when it is not the field's (only where a section
+        nests the name, e.g. `sampler.name` is `--sampler`).
+    """
+    metadata = {"help": help, "choices": tuple(choices) if choices else None,
+                "minimum": minimum, "flag": flag}
+    if isinstance(default, dict):
+        return dataclasses.field(default_factory=lambda: dict(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def is_setting(field: dataclasses.Field) -> bool:
+    return "help" in field.metadata
+
+
+def flag_name(field: dataclasses.Field) -> str:
+    return field.metadata.get("flag") or field.name
+
+
+def default_of(field: dataclasses.Field) -> Any:
+    return field.default_factory() if field.default is dataclasses.MISSING else field.default
+
+
+def is_options(field: dataclasses.Field) -> bool:
+    """A keyword-options setting: a dict, given as repeated key=value flags."""
+    return isinstance(default_of(field), dict)
+
+
+def check_settings(config: Any) -> None:
+    """Raises ConfigError for a setting outside its declared choices or minimum."""
+    for field in dataclasses.fields(config):
+        if not is_setting(field):
+            continue
+        value, name = getattr(config, field.name), flag_name(field)
+        choices, minimum = field.metadata["choices"], field.metadata["minimum"]
+        if choices and value not in choices:
+            raise ConfigError(f"{name} must be one of {', '.join(choices)}, got '{value}'")
+        if minimum is not None and not value >= minimum:
+            raise ConfigError(f"{name} must be at least {minimum:g}, got {value}")
+
+
 @dataclasses.dataclass(frozen=True)
 class SigmaConfig:
-    schedule: str = "geometric"
-    sigma_max: float = 1.0
-    sigma_min: float = 0.01
-    num_levels: int = 10
+    """The noise levels sigma_1 > ... > sigma_L (paper section 4.1)."""
+
+    sigma_schedule: str = setting("geometric", "Sigma schedule plugin name (tfncsn plugins).")
+    sigma_max: float = setting(1.0, "Largest noise level sigma_1.")
+    sigma_min: float = setting(0.01, "Smallest noise level sigma_L.")
+    num_levels: int = setting(10, "Number of noise levels L.")
+
+    def __post_init__(self):
+        check_settings(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "SigmaConfig":
+        """Reads config.json's sigmas; `values` are the resolved levels, written for readers."""
+        d = {k: v for k, v in d.items() if k != "values"}
+        if "schedule" in d:  # config.json before the field took the flag's name.
+            d["sigma_schedule"] = d.pop("schedule")
+        return cls(**d)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,8 +100,12 @@ class SamplerConfig:
     """The sampler plugin and its options (validated against the plugin's `Options` when
     the sampler is built; `tfncsn.builders.make_program`)."""
 
-    name: str = "annealed_langevin"
-    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    name: str = setting("annealed_langevin", "Sampler plugin name (tfncsn plugins).",
+                        flag="sampler")
+    options: dict[str, Any] = setting(
+        {}, "A sampler option as key=value (JSON value), e.g. snr=0.16; repeat the flag for "
+        "more. Replaces the saved options of the run's sampler; a different --sampler starts "
+        "from its defaults.", flag="sampler_options")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "SamplerConfig":
@@ -48,48 +120,55 @@ class SamplerConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 200_000
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    beta_1: float = 0.9
-    loss: str = "dsm"
-    ssm_projection: str = "gaussian"
-    ssm_variance_reduced: bool = True
-    seed: int = 0
-    checkpoint_every: int = 5000
-    keep_checkpoints: int = 5
-    log_every: int = 100
-    shuffle_buffer: int = 10_000
-    ema_decay: float = 0.0  # 0 disables; NCSNv2 uses 0.999. Sampling uses the EMA weights.
-    grad_clip_norm: float = 0.0  # 0 disables; clips the global (all-replica) gradient norm.
-    jit_compile: bool = False
-    sample_every: int = 0  # Steps between sample grids in TensorBoard (0: never).
+    """The optimisation (paper Appendix B.2) and the loop's bookkeeping."""
+
+    steps: int = setting(200_000, "Total training steps (a resumed run continues to this).",
+                         minimum=1)
+    batch_size: int = setting(128, "Global batch size.", minimum=1)
+    learning_rate: float = setting(1e-3, "Adam learning rate.")
+    beta_1: float = setting(0.9, "Adam beta_1 (NCSNv2 uses 0.9 too).")
+    adam_epsilon: float = setting(1e-7, "Adam epsilon, in Keras's form (added to sqrt(v) before "
+                                  "bias correction; PyTorch adds its 1e-8 after).", minimum=0.0)
+    loss: str = setting("dsm", "Denoising (dsm) or sliced (ssm) score matching.",
+                        choices=LOSSES)
+    ssm_projection: str = setting("gaussian", "Distribution of the SSM projection vectors.",
+                                  choices=SSM_PROJECTIONS)
+    ssm_variance_reduced: bool = setting(True, "Use the variance-reduced SSM objective.")
+    seed: int = setting(0, "Seed of the data order, noise draws and sampling.")
+    checkpoint_every: int = setting(5000, "Steps between checkpoints.", minimum=1)
+    keep_checkpoints: int = setting(5, "How many recent checkpoints to keep.", minimum=1)
+    log_every: int = setting(100, "Steps between summaries and progress lines.", minimum=1)
+    shuffle_buffer: int = setting(10_000, "Examples in the training shuffle buffer.",
+                                  minimum=1)
+    ema_decay: float = setting(0.0, "EMA of the weights (0: off; NCSNv2 uses 0.999); "
+                               "sampling uses the EMA weights when on.")
+    grad_clip_norm: float = setting(0.0, "Clip the global (all-replica) gradient norm "
+                                    "(0: off).", minimum=0.0)
+    jit_compile: bool = setting(False, "Compile the forward and backward pass with XLA.")
+    steps_per_call: int = setting(
+        0, "Optimisation steps per tf.function call (0: as many as take about half a second); "
+        "logging, checkpoints, SIGTERM and the NaN check happen between calls. The weights "
+        "are the same whatever it is.", minimum=0)
+    sample_every: int = setting(0, "Steps between sample grids in TensorBoard (0: never); each "
+                                "runs the full sampler on 16 samples.", minimum=0)
 
     def __post_init__(self):
-        if self.loss not in LOSSES:
-            raise ConfigError(f"unknown loss '{self.loss}'; use one of {', '.join(LOSSES)}")
-        if self.ssm_projection not in SSM_PROJECTIONS:
-            raise ConfigError(f"unknown SSM projection '{self.ssm_projection}'; use one of "
-                              f"{', '.join(SSM_PROJECTIONS)}")
-        if self.sample_every < 0:
-            raise ConfigError(f"sample_every must be >= 0, got {self.sample_every}")
-        for name in ("steps", "batch_size", "checkpoint_every", "keep_checkpoints", "log_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_settings(self)
         if not self.learning_rate > 0:
             raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise ConfigError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        if self.grad_clip_norm < 0:
-            raise ConfigError(f"grad_clip_norm must be >= 0, got {self.grad_clip_norm}")
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    dataset: str = "toy"
-    dataset_options: dict[str, Any] = dataclasses.field(default_factory=dict)
-    model: str = "mlp"
-    model_options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    dataset: str = setting("toy", "Dataset plugin name (tfncsn plugins).")
+    dataset_options: dict[str, Any] = setting(
+        {}, "A dataset keyword option as key=value (JSON value); repeat the flag for more.")
+    model: str = setting("mlp", "Score network plugin name (tfncsn plugins).")
+    model_options: dict[str, Any] = setting(
+        {}, "A model keyword option as key=value (JSON value), e.g. hidden_units=[64,64]; "
+        "repeat the flag for more.")
     sigmas: SigmaConfig = SigmaConfig()
     sampler: SamplerConfig = SamplerConfig()
     train: TrainConfig = TrainConfig()
@@ -102,7 +181,7 @@ class RunConfig:
         try:
             return cls(dataset=d["dataset"], dataset_options=dict(d.get("dataset_options", {})),
                        model=d["model"], model_options=dict(d.get("model_options", {})),
-                       sigmas=SigmaConfig(**d["sigmas"]),
+                       sigmas=SigmaConfig.from_dict(d["sigmas"]),
                        sampler=SamplerConfig.from_dict(d["sampler"]),
                        train=TrainConfig(**d["train"]))
         except (KeyError, TypeError) as e:
@@ -115,12 +194,42 @@ class RunConfig:
                 "ema": self.train.ema_decay > 0}
 
 
-def save(config: RunConfig, workdir: str) -> str:
+def settings(cls: type = RunConfig, path: tuple[str, ...] = ()
+             ) -> Iterator[tuple[tuple[str, ...], dataclasses.Field]]:
+    """Every setting of `cls` and its sections as (path of field names, field)."""
+    for field in dataclasses.fields(cls):
+        if is_setting(field):
+            yield (*path, field.name), field
+        elif dataclasses.is_dataclass(field.default):
+            yield from settings(type(field.default), (*path, field.name))
+
+
+def with_settings(config: RunConfig, values: dict[tuple[str, ...], Any]) -> RunConfig:
+    """`config` with the settings at the given paths (as `settings` yields) replaced."""
+    def replace(obj, items: dict[tuple[str, ...], Any]):
+        direct = {path[0]: value for path, value in items.items() if len(path) == 1}
+        nested: dict[str, dict[tuple[str, ...], Any]] = {}
+        for path, value in items.items():
+            if len(path) > 1:
+                nested.setdefault(path[0], {})[path[1:]] = value
+        for name, sub in nested.items():
+            direct[name] = replace(getattr(obj, name), sub)
+        return dataclasses.replace(obj, **direct)
+
+    return replace(config, values)
+
+
+def save(config: RunConfig, workdir: str, sigma_values: Sequence[float] | None = None) -> str:
+    """Writes config.json atomically; `sigma_values`, the levels the schedule resolved to,
+    are stored beside their recipe (`sigmas.values`) for readers of the file."""
     os.makedirs(workdir, exist_ok=True)
     path = os.path.join(workdir, CONFIG_FILE)
+    data = config.to_dict()
+    if sigma_values is not None:
+        data["sigmas"]["values"] = [float(s) for s in sigma_values]
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(config.to_dict(), f, indent=2, sort_keys=True)
+        json.dump(data, f, indent=2, sort_keys=True)
     os.replace(tmp, path)  # Never leaves a half-written config behind.
     return path
 

@@ -1,7 +1,7 @@
 """Isotropic Gaussian mixtures with exact scores of their noise-perturbed densities.
 
 Perturbing N(mu_k, s^2 I) with N(0, sigma^2 I) gives N(mu_k, (s^2 + sigma^2) I), so
-the score of the perturbed mixture is known exactly (SPEC section 7): the tool
+the score of the perturbed mixture is known exactly (docs/algorithms.md section 7.2): the tool
 for testing losses and samplers against analytic answers.
 """
 

@@ -15,9 +15,13 @@ from __future__ import annotations
 import abc
 from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
+import numpy as np
 import tensorflow as tf
 
+from tfncsn.data import preprocessing
+
 ScoreFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+POSTPROCESS_KINDS = ("none", "clip", "inverse_logit", "custom")
 
 
 class SigmaSchedule(Protocol):
@@ -51,14 +55,43 @@ class Dataset(abc.ABC):
 
     element_shape: tuple[int, ...]
     prior_range: tuple[float, float] = (0.0, 1.0)
-
-    # Optional: `summarize(samples: np.ndarray) -> str`, a one-line description of
-    # samples that `tfncsn sample` prints (the toy prints its mode weights).
-    # Optional for images: `postprocess(x)` (model space -> pixels in [0, 1]) and
-    # `to_model_space(pixels)`, its inverse (e.g. the logit transform).
+    # Which map `postprocess` applies, declared so exports can record it (docs/export.md):
+    # "none" (the identity: points, or images already in [0, 1]), "clip" (to [0, 1]),
+    # "inverse_logit" (undo `tfncsn.data.preprocessing.logit_transform`, then clip), or
+    # "custom" for an overriding `postprocess` (such a run cannot be exported).
+    postprocess_kind: str = "none"
 
     def __init__(self, data_dir: str | None = None):
         self.data_dir = data_dir
+
+    def postprocess(self, x):
+        """Model-space examples (e.g. samples) -> pixels in [0, 1], by `postprocess_kind`."""
+        kind = self.postprocess_kind
+        if kind == "inverse_logit":
+            x = preprocessing.inverse_logit_transform(x)
+        if kind in ("clip", "inverse_logit"):
+            return tf.clip_by_value(x, 0.0, 1.0)
+        return x
+
+    def to_model_space(self, pixels):
+        """Pixels in [0, 1] -> the space the model works in: `postprocess`'s inverse."""
+        if self.postprocess_kind == "inverse_logit":
+            return preprocessing.logit_transform(pixels)
+        return pixels
+
+    def summarize(self, samples: np.ndarray) -> str:
+        """One line about samples [N, *element_shape] that `sample` and `figure3` print and
+        `evaluate` keeps (the toy prints its mode weights); empty for none."""
+        return ""
+
+    def explain_error(self, error: Exception) -> str | None:
+        """Given a TensorFlow error this dataset's pipeline raised, one line naming the input at
+        fault and the fix, or None (then the error is reported as it is)."""
+        return None
+
+    def to_pixels(self, x) -> np.ndarray:
+        """Images as NumPy pixels in [0, 1]: `postprocess`, then a clip whatever its kind."""
+        return np.clip(np.asarray(self.postprocess(x)), 0.0, 1.0)
 
     @abc.abstractmethod
     def load(self, split: str, *, training: bool = False, seed: int = 0) -> tf.data.Dataset:

@@ -1,4 +1,4 @@
-"""Score-matching objectives (SPEC sections 2 and 3).
+"""Score-matching objectives (docs/algorithms.md sections 2 and 3).
 
 The `*_per_example` functions are pure: every random draw is an argument, so
 they can be checked against NumPy. `dsm_loss` and `ssm_loss` draw the noise
@@ -13,9 +13,8 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from tfncsn.config import SSM_PROJECTIONS  # The setting's allowed values, declared once.
 from tfncsn.interfaces import ScoreFn
-
-SSM_PROJECTIONS = ("gaussian", "rademacher")
 
 
 class LossOutput(NamedTuple):
@@ -73,7 +72,9 @@ def dsm_loss(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, rng: tf.random.
 
 def ssm_per_example(score_fn: ScoreFn, x: tf.Tensor, levels: tf.Tensor, v: tf.Tensor,
                     variance_reduced: bool = True) -> tf.Tensor:
-    """Sliced score matching: v^T (ds/dx) v + 1/2 (v^T s)^2 per example (SPEC section 3).
+    """Sliced score matching: v^T (ds/dx) v + 1/2 (v^T s)^2 per example, Eq. (3).
+
+    See docs/algorithms.md#ssm.
 
     With `variance_reduced`, 1/2 (v^T s)^2 is replaced by its expectation over v,
     1/2 ||s||^2 (valid for Gaussian and Rademacher v, both with E[v v^T] = I).
@@ -167,5 +168,3 @@ def _current_graph():
     """The graph ops are being added to (a loop body has its own), or None when eager."""
     return None if tf.executing_eagerly() else tf.compat.v1.get_default_graph()
 
-
-LOSSES = {"dsm": dsm_loss, "ssm": ssm_loss}

@@ -1,4 +1,4 @@
-"""Noise levels: validation shared by every sigma schedule (SPEC section 1)."""
+"""Noise levels: validation shared by every sigma schedule (docs/algorithms.md section 1)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,14 @@
 """The custom training loop: strategy, checkpoints, summaries, progress.
 
 The train step (`make_train_step`) is separate from the loop (`train`) and from
-the model. Per step, the worker draws the noise of its whole batch once (from a
-seed derived from the checkpointed generator and the worker index) and splits
-data and noise over its replicas: every example gets its own noise level, and
-N replicas compute exactly what one device would on the same global batch.
+the model; one call runs many steps in a graph loop (`steps_per_call`), and the
+loop logs, checkpoints, snapshots, checks for NaN and stops between calls, whose
+sizes it chooses so that each of those happens at the step it is due.
+
+Per step, the worker draws the noise of its whole batch once (from a seed
+derived from the checkpointed generator and the worker index) and splits data
+and noise over its replicas: every example gets its own noise level, and N
+replicas compute exactly what one device would on the same global batch.
 Losses are scaled by the GLOBAL batch size, so summing replicas gives the mean.
 """
 
@@ -31,6 +35,11 @@ CHECKPOINT_DIR = "checkpoints"
 
 class TrainingDivergedError(RuntimeError):
     """The loss became NaN or Inf; the last good checkpoint was kept."""
+
+    def __init__(self, loss: float, step: int, checkpoint: str | None):
+        super().__init__(f"loss became {loss} at step {step}; kept the last good checkpoint "
+                         f"({checkpoint or 'none yet'})")
+        self.loss, self.step, self.checkpoint = loss, step, checkpoint
 
 
 class CheckpointError(RuntimeError):
@@ -75,6 +84,12 @@ class TrainState:
         return tf.train.Checkpoint(**items)
 
 
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    """Adam with the run's settings (paper Appendix B.2: learning rate 1e-3)."""
+    return keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1,
+                                 epsilon=config.adam_epsilon)
+
+
 def make_objective(config: TrainConfig):
     """(draw, loss): draw(rng, shape, L) -> noise dict; loss(score_fn, x, sigmas, gbs, **noise)."""
     if config.loss == "ssm":
@@ -99,10 +114,13 @@ def split_for_replicas(strategy: tf.distribute.Strategy, tensors):
 
 def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
                     strategy: tf.distribute.Strategy, worker_index: int = 0):
-    """Returns a `tf.function` running one optimisation step on the next batch.
+    """Returns a `tf.function` `steps(iterator, num_steps)` running `num_steps` optimisation
+    steps on the next batches inside one call (a graph loop: no host round trip per step).
 
-    It returns the global mean loss, the per-level loss sums and example counts,
-    and the global gradient norm (before clipping).
+    It returns each step's global mean loss [num_steps], the per-level loss sums and example
+    counts over the steps, and the last step's global gradient norm (before clipping). The
+    steps are the same whatever `num_steps` is: a run gives the same weights with one step
+    per call or many.
     """
     draw, loss_fn = make_objective(config)
     num_levels = int(sigmas.shape[0])
@@ -137,7 +155,6 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
                                                     num_levels)
         return out.loss, level_sums, level_counts, grad_norm
 
-    @tf.function
     def step(iterator):
         x = next(iterator)
         seed = tf.random.experimental.stateless_fold_in(state.rng.make_seeds(1)[:, 0],
@@ -150,7 +167,49 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
         return (reduce(loss), reduce(level_sums), reduce(level_counts),
                 strategy.reduce(tf.distribute.ReduceOp.MEAN, grad_norm, axis=None))
 
-    return step
+    @tf.function
+    def steps(iterator, num_steps):
+        step_losses = tf.TensorArray(tf.float32, size=num_steps)
+        sums, counts = tf.zeros([num_levels]), tf.zeros([num_levels])
+        grad_norm = tf.constant(0.0)
+        for i in tf.range(num_steps):
+            loss, level_sums, level_counts, grad_norm = step(iterator)
+            step_losses = step_losses.write(i, loss)
+            sums, counts = sums + level_sums, counts + level_counts
+        return step_losses.stack(), sums, counts, grad_norm
+
+    return steps
+
+
+class StepsPerCall:
+    """How many steps the next call runs: `fixed`, or with `fixed=0` as many as take about
+    `target_seconds`, from the time of the calls so far (the first, which traces, excluded)."""
+
+    def __init__(self, fixed: int, target_seconds: float = 0.5, most: int = 1000):
+        self.fixed, self.target, self.most = fixed, target_seconds, most
+        self.calls, self.seconds, self.steps = 0, 0.0, 0
+
+    def next(self) -> int:
+        if self.fixed:
+            return self.fixed
+        if not self.steps:
+            return 1  # The first call traces; the second measures one plain step.
+        per_step = self.seconds / self.steps
+        return int(min(self.most, max(1, self.target / max(per_step, 1e-9))))
+
+    def measured(self, num_steps: int, seconds: float) -> None:
+        self.calls += 1
+        if self.calls > 1:
+            self.seconds += seconds
+            self.steps += num_steps
+
+
+def steps_to_boundary(step: int, config: TrainConfig) -> int:
+    """Steps until the next step at which the loop logs, checkpoints, snapshots or ends."""
+    periods = [config.log_every, config.checkpoint_every]
+    if config.sample_every:
+        periods.append(config.sample_every)
+    return min(min((step // p + 1) * p for p in periods), config.steps) - step
 
 
 def input_pipeline(dataset: Dataset, config: TrainConfig, worker_index: int = 0,
@@ -226,12 +285,64 @@ def restore_or_explain(checkpoint: tf.train.Checkpoint, path: str, workdir: str)
             "afresh, or use a new --workdir") from e
 
 
+@dataclasses.dataclass
+class Hooks:
+    """What a caller does around the training loop; every hook is optional.
+
+    on_start(): once everything is checked, before the first write (the CLI saves
+      config.json there).
+    progress(step, total_steps, loss): after each logging window.
+    snapshot(model) -> uint8 [H, W, C]: every `sample_every` steps, an image (e.g. a grid
+      of samples) for TensorBoard's "samples".
+    should_stop() -> bool: polled after every call; True (e.g. on SIGTERM) writes a
+      checkpoint and ends the run with `stopped_early` set.
+    """
+
+    on_start: Callable[[], None] | None = None
+    progress: Callable[[int, int, float], None] | None = None
+    snapshot: Callable[[keras.Model], np.ndarray] | None = None
+    should_stop: Callable[[], bool] | None = None
+
+
+class SummaryWindow:
+    """The losses of the steps since the last summary, written as one set of scalars."""
+
+    def __init__(self, num_levels: int):
+        self.num_levels = num_levels
+        self._reset()
+
+    def _reset(self) -> None:
+        self.level_sums = np.zeros(self.num_levels)
+        self.level_counts = np.zeros(self.num_levels)
+        self.loss, self.steps = 0.0, 0
+        self.started = time.perf_counter()
+
+    def add(self, step_losses: np.ndarray, level_sums, level_counts) -> None:
+        for loss in step_losses:  # In order, as Python floats: the same sum however grouped.
+            self.loss += float(loss)
+        self.steps += len(step_losses)
+        self.level_sums += level_sums.numpy()
+        self.level_counts += level_counts.numpy()
+
+    def write(self, step: int, learning_rate: float, grad_norm: float) -> float:
+        """Writes loss, loss per level, learning rate, gradient norm and steps/s to the
+        default summary writer at `step`; returns the mean loss and starts a new window."""
+        elapsed = time.perf_counter() - self.started
+        mean_loss = self.loss / self.steps
+        tf.summary.scalar("loss", mean_loss, step=step)
+        for level, (s, c) in enumerate(zip(self.level_sums, self.level_counts)):
+            if c:
+                tf.summary.scalar(f"loss_per_level/{level}", s / c, step=step)
+        tf.summary.scalar("learning_rate", learning_rate, step=step)
+        tf.summary.scalar("grad_norm", grad_norm, step=step)
+        tf.summary.scalar("steps_per_second", self.steps / max(elapsed, 1e-9), step=step)
+        self._reset()
+        return mean_loss
+
+
 def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.Tensor,
           config: TrainConfig, workdir: str, strategy: tf.distribute.Strategy | None = None,
-          progress: Callable[[int, int, float], None] | None = None,
-          should_stop: Callable[[], bool] | None = None,
-          snapshot: Callable[[keras.Model], np.ndarray] | None = None,
-          on_start: Callable[[], None] | None = None) -> TrainResult:
+          hooks: Hooks | None = None) -> TrainResult:
     """Trains until `config.steps`, resuming from the latest checkpoint in `workdir`.
 
     Nothing is written to `workdir` before the model is built, the data pipeline
@@ -241,14 +352,9 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
     Args:
       build_model: returns the score model with its weights created.
       strategy: a `tf.distribute` strategy; the default is one device.
-      progress: called as progress(step, total_steps, loss) after each logging window.
-      should_stop: polled after every step; when it returns True (e.g. on SIGTERM)
-        a checkpoint is written and the result has `stopped_early` set.
-      snapshot: every `config.sample_every` steps, snapshot(model) returns a uint8
-        image [H, W, C] (e.g. a grid of samples) that goes to TensorBoard as "samples".
-      on_start: called once everything is checked, before the first write (the CLI
-        saves config.json there).
+      hooks: what the caller does around the loop (`Hooks`).
     """
+    hooks = hooks or Hooks()
     strategy = strategy or tf.distribute.get_strategy()
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ConfigError(f"batch_size {config.batch_size} does not divide over "
@@ -257,7 +363,7 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
     keras.utils.set_random_seed(config.seed)  # Python, NumPy, TF and Keras initialisers.
     with strategy.scope():
         model = build_model()
-        optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1)
+        optimizer = make_optimizer(config)
         optimizer.build(model.trainable_variables)
         ema = [tf.Variable(v, trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
                for v in model.trainable_variables] if config.ema_decay > 0 else []
@@ -275,57 +381,43 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
         # The checkpoint holds the old learning rate; the configured one wins on resume.
         optimizer.learning_rate = config.learning_rate
         logging.warning("resumed from %s at step %d", latest, int(state.step.numpy()))
-    if on_start is not None:
-        on_start()
-    train_step = make_train_step(state, sigmas, config, strategy, worker_index)
+    if hooks.on_start is not None:
+        hooks.on_start()
+    train_steps = make_train_step(state, sigmas, config, strategy, worker_index)
+    per_call = StepsPerCall(config.steps_per_call)
     chief = distribute.is_chief(strategy)
     writer = (tf.summary.create_file_writer(os.path.join(workdir, "train")) if chief
               else tf.summary.create_noop_writer())
-    num_levels = int(sigmas.shape[0])
-
-    window_loss, window_steps = 0.0, 0
-    level_sums, level_counts = np.zeros(num_levels), np.zeros(num_levels)
+    window = SummaryWindow(int(sigmas.shape[0]))
     mean_loss = math.nan
-    window_start = time.perf_counter()
     step = int(state.step.numpy())
     last_saved = step if latest else None
     while step < config.steps:
-        loss, sums, counts, grad_norm = train_step(iterator)
-        step += 1
-        loss = float(loss)
-        if not math.isfinite(loss):
-            raise TrainingDivergedError(
-                f"loss became {loss} at step {step}; kept the last good checkpoint "
-                f"({saver.latest or 'none yet'}); lower --learning_rate, set "
-                "--grad_clip_norm, or check the data")
-        window_loss += loss
-        window_steps += 1
-        level_sums += sums.numpy()
-        level_counts += counts.numpy()
+        num_steps = min(per_call.next(), steps_to_boundary(step, config))
+        started = time.perf_counter()
+        step_losses, sums, counts, grad_norm = train_steps(iterator, tf.constant(num_steps))
+        step_losses = step_losses.numpy()
+        per_call.measured(num_steps, time.perf_counter() - started)
+        bad = np.flatnonzero(~np.isfinite(step_losses))
+        if bad.size:
+            raise TrainingDivergedError(float(step_losses[bad[0]]), step + int(bad[0]) + 1,
+                                        saver.latest)
+        step += num_steps
+        window.add(step_losses, sums, counts)
         if step % config.log_every == 0 or step == config.steps:
-            elapsed = time.perf_counter() - window_start
-            mean_loss = window_loss / window_steps
+            with writer.as_default():
+                mean_loss = window.write(step, float(tf.convert_to_tensor(
+                    optimizer.learning_rate)), float(grad_norm))
+            if hooks.progress is not None:
+                hooks.progress(step, config.steps, mean_loss)
+        if (hooks.snapshot is not None and config.sample_every
+                and step % config.sample_every == 0):
             with writer.as_default(step=step):
-                tf.summary.scalar("loss", mean_loss)
-                for level, (s, c) in enumerate(zip(level_sums, level_counts)):
-                    if c:
-                        tf.summary.scalar(f"loss_per_level/{level}", s / c)
-                tf.summary.scalar("learning_rate",
-                                  float(tf.convert_to_tensor(optimizer.learning_rate)))
-                tf.summary.scalar("grad_norm", float(grad_norm))
-                tf.summary.scalar("steps_per_second", window_steps / max(elapsed, 1e-9))
-            if progress is not None:
-                progress(step, config.steps, mean_loss)
-            window_loss, window_steps = 0.0, 0
-            level_sums[:], level_counts[:] = 0, 0
-            window_start = time.perf_counter()
-        if snapshot is not None and config.sample_every and step % config.sample_every == 0:
-            with writer.as_default(step=step):
-                tf.summary.image("samples", snapshot(model)[None])
+                tf.summary.image("samples", hooks.snapshot(model)[None])
         if step % config.checkpoint_every == 0:
             saver.save(step)
             last_saved = step
-        if should_stop is not None and should_stop():
+        if hooks.should_stop is not None and hooks.should_stop():
             break
     if last_saved != step:
         saver.save(step)

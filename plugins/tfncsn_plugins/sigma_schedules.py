@@ -1,4 +1,4 @@
-"""Built-in sigma schedules (group `tfncsn.sigma_schedules`), SPEC section 1."""
+"""Built-in sigma schedules (group `tfncsn.sigma_schedules`), docs/algorithms.md section 1."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from tfncsn.schedules import check_schedule_args, validate_sigmas
 
 
 def geometric(sigma_max: float, sigma_min: float, num_levels: int) -> tf.Tensor:
-    """Geometric progression sigma_1 > ... > sigma_L with equal ratios (paper section 4.2)."""
+    """Geometric progression sigma_1 > ... > sigma_L with equal ratios (paper section 4.1)."""
     check_schedule_args(sigma_max, sigma_min, num_levels)
     values = np.exp(np.linspace(np.log(sigma_max), np.log(sigma_min), num_levels))
     return validate_sigmas(values)

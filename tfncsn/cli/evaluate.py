@@ -1,466 +1,53 @@
-"""`tfncsn evaluate`: sample quality, held-out loss and nearest neighbours of a trained run.
+"""`tfncsn evaluate`: the evaluation flags -> `EvalConfig`, then `tfncsn.evaluation.evaluate`.
 
-Writes --output (JSON) and beside it NAME.md with NAME_samples.png,
-NAME_states.png and NAME_neighbours.png. See docs/evaluation.md.
+Writes --output (JSON) and beside it NAME.md with its figures (docs/evaluation.md).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-import os
-import time
-from typing import Any
-
-import numpy as np
-
-import tfncsn
-from tfncsn import builders, figures
-from tfncsn.cli import common, sample
+from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS, explicitly_set
-from tfncsn.config import ConfigError
-from tfncsn.data.errors import explained
-from tfncsn.metrics import fid, heldout, inception_score, kid, neighbours, precision_recall, report
-from tfncsn.metrics.inception import KERAS_FILE
-
-METRICS = ("heldout", "offline", "inception", "neighbours")
-WEIGHTS_ENV = "TFNCSN_INCEPTION_WEIGHTS"
-CACHE_ENV = "TFNCSN_CACHE_DIR"
-MIN_SAMPLES = 10  # The Inception Score's 10 splits; also enough for k-NN precision/recall.
-NEIGHBOUR_ROWS = 8  # Samples shown in the nearest-neighbour figure.
-GRID_SAMPLES = 64  # Samples shown in the sample grid.
-MIN_TILE = 32  # Figures of smaller images are enlarged to at least this many pixels per image.
-IS_SPLITS = 10
-DENSITY_K = 5  # Naeem et al. (2020).
-# Options that change how a dataset is fed to the model, not its pixels: they do not
-# change the offline classifier or the reference statistics.
-_PRESENTATION_OPTIONS = ("logit_transform", "random_flip", "dequantize")
+from tfncsn.config import ConfigError, flag_name, settings
+from tfncsn.evaluation.config import EvalConfig
 
 
-def missing_weights_message() -> str:
-    return (f"Inception FID/IS need InceptionV3 ImageNet weights with the top: give "
-            f"--inception_weights=PATH or set {WEIGHTS_ENV}=PATH to Keras's {KERAS_FILE} "
-            "(nothing is downloaded)")
-
-
-@dataclasses.dataclass
-class Plan:
-    """Which metrics run, and why the others do not."""
-
-    run: list[str]
-    skipped: dict[str, str]
-    weights: str | None
-
-
-def requested_metrics() -> tuple[list[str], bool]:
-    """(metric names, whether the user named them) from --eval_metrics."""
-    names = [n.strip() for n in FLAGS.eval_metrics if n.strip()]
-    if names in ([], ["auto"]):
-        return list(METRICS), False
-    unknown = sorted(set(names) - set(METRICS))
-    if unknown:
-        raise ConfigError(f"unknown --eval_metrics {', '.join(unknown)}; use auto or any of "
-                          f"{', '.join(METRICS)}")
-    return [m for m in METRICS if m in names], True
-
-
-def plan_metrics(dataset, names: list[str], explicit: bool, weights: str | None) -> Plan:
-    """Drops what cannot run on `dataset`; raises if the user asked for it by name."""
-    is_image = len(dataset.element_shape) == 3
-    reasons = {
-        "offline": (None if is_image and hasattr(dataset, "load_labelled") else
-                    "needs an image dataset with labels (a plugin with load_labelled)"),
-        "inception": (("needs an image dataset with 1 or 3 channels" if not is_image
-                       or dataset.element_shape[-1] not in (1, 3) else None)
-                      or (None if weights else missing_weights_message())),
-        "neighbours": None if is_image else "needs an image dataset",
-        "heldout": None,
-    }
-    plan = Plan([], {}, weights)
-    for name in names:
-        if reasons[name] is None:
-            plan.run.append(name)
-        elif explicit:
-            raise ConfigError(f"--eval_metrics={name}: {reasons[name]}")
-        else:
-            plan.skipped[name] = reasons[name]
-    return plan
-
-
-def cache_dir() -> str:
-    if FLAGS.cache_dir:
-        return FLAGS.cache_dir
-    if os.environ.get(CACHE_ENV):
-        return os.environ[CACHE_ENV]
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "tfncsn")
-
-
-def dataset_key(source, *parts: Any) -> str:
-    """NAME-HASH: the dataset, its data folder and options, and what else decides a cached
-    file's content."""
-    config = source.config
-    options = {k: v for k, v in config.dataset_options.items() if k not in _PRESENTATION_OPTIONS}
-    data_dir = getattr(source.dataset, "data_dir", None)
-    text = json.dumps([options, data_dir and os.path.abspath(data_dir), *parts], sort_keys=True,
-                      default=str)
-    return f"{config.dataset}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-
-
-def load_split(source, split: str, limit: int = 0, labelled: bool = False):
-    """A split as NumPy: model-space examples, or (pixels in [0, 1], labels) when labelled."""
-    dataset = source.dataset
-    data = dataset.load_labelled(split) if labelled else dataset.load(split)
-    if limit > 0:
-        data = data.take(limit)
-    batches = list(data.batch(4096).as_numpy_iterator())
-    if not batches:
-        raise ConfigError(f"dataset '{source.config.dataset}' has no {split} examples")
-    if not labelled:
-        return np.concatenate(batches)
-    images = np.concatenate([b[0] for b in batches])
-    return sample.to_pixels(images, source), np.concatenate([b[1] for b in batches])
-
-
-def load_train_pixels(source, limit: int = 0) -> np.ndarray:
-    return sample.to_pixels(load_split(source, "train", limit), source)
-
-
-def subset(n: int, size: int, seed: int = 0) -> np.ndarray:
-    """`size` indices out of n (all of them if size >= n), fixed by `seed`."""
-    if size >= n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
-
-
-class Evaluation:
-    """One `tfncsn evaluate` run: the steps in order, each adding a section to `report`."""
-
-    def __init__(self, source: common.ScoreSource, plan: Plan, output: str):
-        self.source, self.plan = source, plan
-        self.stem = os.path.splitext(output)[0]
-        self.output = output
-        config = source.config
-        self.report: dict[str, Any] = {
-            "tfncsn_version": tfncsn.__version__, "workdir": FLAGS.workdir,
-            "dataset": config.dataset, "dataset_options": config.dataset_options,
-            "model": config.model, "model_options": config.model_options,
-            "score": source.description, "sampler": dataclasses.asdict(config.sampler),
-            "sigmas": [float(s) for s in source.sigmas.numpy()],
-            "num_samples": 0, "samples_file": None, "seed": FLAGS.seed,
-            "skipped": dict(plan.skipped), "files": {}, "timings_s": {}}
-        self.samples: np.ndarray | None = None  # Model space.
-        self.pixels: np.ndarray | None = None
-        self.network = self.reference_stats = None
-        if "inception" in plan.run:  # Before sampling, so a wrong file fails fast.
-            self.timed("inception_setup", self._inception_setup)
-
-    def _inception_setup(self) -> None:
-        from tfncsn.metrics import inception as inc  # Keras applications: imported on use.
-        if FLAGS.reference_stats:
-            try:
-                self.reference_stats = fid.load_statistics(FLAGS.reference_stats, inc.POOL_DIM)
-            except ValueError as e:
-                raise ConfigError(f"--reference_stats: {e}") from None
-        self.network = inc.load_inception(self.plan.weights)
-
-    def path(self, suffix: str) -> str:
-        """NAMEsuffix, beside the JSON."""
-        return f"{self.stem}{suffix}"
-
-    def timed(self, name: str, fn, *args):
-        started = time.perf_counter()
-        try:
-            return fn(*args)
-        finally:
-            self.report["timings_s"][name] = round(time.perf_counter() - started, 2)
-
-    # Steps.
-
-    def draw_samples(self) -> None:
-        """--samples, or --num_samples drawn in batches; states of the first batch only."""
-        states = None
-        if FLAGS.samples:
-            samples, states = read_samples(FLAGS.samples, self.source.dataset.element_shape)
-            if explicitly_set("num_samples"):
-                samples = samples[:FLAGS.num_samples]
-            self.report["samples_file"] = os.path.abspath(FLAGS.samples)
-        else:
-            samples, states = self.timed("sampling", self._sample, FLAGS.num_samples)
-            self.report["samples_file"] = None  # Drawn with the run's sampler (and --seed).
-        if len(samples) < MIN_SAMPLES:
-            raise ConfigError(f"need at least {MIN_SAMPLES} samples to evaluate, got "
-                              f"{len(samples)}")
-        if max(FLAGS.precision_recall_k, DENSITY_K) >= len(samples):
-            raise ConfigError(f"--precision_recall_k={FLAGS.precision_recall_k} needs more "
-                              f"than that many samples, got {len(samples)}")
-        self.samples = samples
-        self.report["num_samples"] = len(samples)
-        self.report["seed"] = FLAGS.seed
-        summary = common.summarize(self.source.dataset, samples)
-        if summary:
-            self.report["summary"] = summary  # The dataset's own one-line statistic.
-        finite = np.isfinite(samples.reshape(len(samples), -1)).all(axis=1)
-        self.report["nonfinite_samples"] = int((~finite).sum())  # A diverged sampler shows here.
-        if samples.ndim == 4:
-            # Non-finite pixels count as black, as the figures draw them.
-            self.pixels = np.nan_to_num(sample.to_pixels(samples, self.source), nan=0.0)
-            grid = figures.image_grid(self.pixels[:GRID_SAMPLES])
-            self.save_figure("samples", grid)
-            if states is not None and len(states):
-                strip = figures.states_strip(sample.to_pixels(states, self.source),
-                                             self.pixels[:states.shape[1]])
-                self.save_figure("states", strip)
-        elif samples.ndim == 2 and samples.shape[1] == 2:
-            panel = figures.scatter_panels([(self.source.description, samples)],
-                                           self.source.dataset.prior_range)
-            self.save_figure("samples", panel)
-
-    def _sample(self, num_samples: int):
-        batch = max(1, FLAGS.eval_batch_size)
-        program = builders.make_program(self.source.config.sampler, self.source.problem())
-        keep_every = FLAGS.keep_every or max(1, program.num_steps // 10)  # About 10 frames.
-        parts, states = [], None
-        for index, start in enumerate(range(0, num_samples, batch)):
-            seed = int(np.random.SeedSequence([FLAGS.seed, index]).generate_state(1)[0])
-            out = sample.draw(self.source, min(batch, num_samples - start), seed,
-                              keep_every if index == 0 else 0)
-            parts.append(out.x.numpy())
-            if index == 0 and out.states is not None:
-                states = out.states.numpy()[:, :NEIGHBOUR_ROWS]
-        self.report["keep_every"] = keep_every
-        return np.concatenate(parts), states
-
-    def save_figure(self, name: str, image) -> None:
-        """Writes NAME_name.png, small images enlarged (nearest neighbour) to >= 32 pixels."""
-        path = self.path(f"_{name}.png")
-        height = self.source.dataset.element_shape[0]
-        if isinstance(image, np.ndarray) and len(self.source.dataset.element_shape) == 3:
-            factor = -(-MIN_TILE // height)
-            image = np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
-        figures.save_png(image, path)
-        self.report["files"][name] = os.path.basename(path)
-
-    def heldout(self) -> None:
-        dataset = self.source.dataset
-        x = heldout.heldout_examples(dataset, FLAGS.heldout_examples, FLAGS.heldout_seed)
-        if not len(x):
-            raise ConfigError(f"dataset '{self.source.config.dataset}' has no test examples "
-                              "for the held-out loss; give it a test split or leave out "
-                              "heldout from --eval_metrics")
-        levels = len(self.report["sigmas"])
-        with common.progress_bar(levels * len(x), "held-out DSM") as bar:
-            result = heldout.heldout_dsm_loss(self.source.score_fn, x, self.source.sigmas,
-                                              seed=FLAGS.heldout_seed,
-                                              batch_size=FLAGS.eval_batch_size,
-                                              callback=bar.update)
-        self.report["heldout_dsm"] = {
-            "total": result.total, "per_level": result.per_level.tolist(),
-            "per_level_sem": result.per_level_sem.tolist(), "sigmas": self.report["sigmas"],
-            "num_examples": result.num_examples, "seed": result.seed, "split": "test",
-            "examples": heldout.examples_note(dataset),
-            "weighting": "lambda(sigma) = sigma^2; total = mean over levels"}
-
-    def offline(self) -> None:
-        from tfncsn.metrics import classifier as clf  # Keras models: imported on use.
-        train_x, train_y = load_split(self.source, "train", labelled=True)
-        test_x, test_y = load_split(self.source, "test", labelled=True)
-        model, info = self.timed("offline_classifier", offline_classifier, self.source, train_x,
-                                 train_y, test_x, test_y)
-        limit = FLAGS.reference_examples
-        reference = train_x[:limit] if limit > 0 else train_x  # As the Inception reference.
-
-        def outputs(images):
-            return clf.classifier_outputs(model, images, FLAGS.eval_batch_size,
-                                          info["feature_scale"])
-
-        ref_features, _ = outputs(reference)
-        fake_features, fake_logits = outputs(self.pixels)
-        n = len(fake_features)
-        real = test_x[subset(len(test_x), n)]  # Held-out real images: the small-sample floor.
-        real_features, _ = outputs(real)
-        num_classes = info["num_classes"]
-        counts = np.bincount(np.argmax(fake_logits, axis=1), minlength=num_classes)
-        reference_fractions = np.bincount(train_y, minlength=num_classes) / len(train_y)
-        self.report["offline"] = {
-            "classifier": {"path": info["path"], "test_accuracy": info["test_accuracy"],
-                           "architecture": info["architecture"],
-                           "feature_dim": int(ref_features.shape[1]),
-                           "trained_now": info["trained_now"]},
-            "reference": {"split": "train", "num_examples": len(reference)},
-            "samples": self.quality(ref_features, fake_features),
-            "real_test_images": {"num_examples": len(real),
-                                 **self.quality(ref_features, real_features)},
-            "classifier_score": inception_score.inception_score(
-                fake_logits, min(IS_SPLITS, n))[0],
-            "class_histogram": {"counts": counts.tolist(),
-                                "fractions": (counts / n).tolist(),
-                                "reference_fractions": reference_fractions.tolist()},
-        }
-
-    def quality(self, reference: np.ndarray, features: np.ndarray) -> dict[str, Any]:
-        """FID, KID, precision/recall and density/coverage against the reference features.
-
-        The k-NN metrics compare with as many reference examples as there are features.
-        """
-        same_size = reference[subset(len(reference), len(features))]
-        pr = precision_recall.precision_recall(same_size, features, FLAGS.precision_recall_k)
-        dc = precision_recall.density_coverage(same_size, features, DENSITY_K)
-        kid_result = kid.kernel_inception_distance(reference, features)
-        return {"fid": fid.fid_from_features(reference, features),
-                "kid": {"mean": kid_result.mean, "std": kid_result.std,
-                        "subset_size": kid_result.subset_size,
-                        "num_subsets": kid_result.num_subsets},
-                "precision": pr.precision, "recall": pr.recall, "k": pr.k,
-                "density": dc.density, "coverage": dc.coverage, "density_k": dc.k}
-
-    def inception(self) -> None:
-        if self.reference_stats is not None:
-            mu, sigma = self.reference_stats
-            reference = {"stats": os.path.abspath(FLAGS.reference_stats), "given": True}
-        else:
-            mu, sigma, reference = self.timed("inception_reference", inception_reference, self)
-        with common.progress_bar(len(self.pixels), "Inception") as bar:
-            pool, logits = self.network(self.pixels, callback=bar.update)
-        splits = min(IS_SPLITS, len(logits))
-        is_mean, is_std = inception_score.inception_score(logits, splits)
-        self.report["inception"] = {
-            "fid": fid.frechet_distance(mu, sigma, *fid.feature_statistics(pool)),
-            "inception_score": {"mean": is_mean, "std": is_std, "splits": splits},
-            "num_samples": len(pool), "weights": os.path.abspath(self.plan.weights),
-            "reference": reference,
-            "protocol": "uint8 quantisation, grayscale repeated to RGB, bilinear resize to "
-                        "299x299 (tf.image.resize, no antialias), scaled to [-1, 1]; "
-                        "avg_pool features (2048-d) for FID, logits for IS"}
-
-    def neighbours(self) -> None:
-        train = load_train_pixels(self.source)
-        queries = self.pixels[:NEIGHBOUR_ROWS]
-        k = min(FLAGS.neighbours_k, len(train))
-        found = neighbours.nearest_neighbours(queries, train, k)
-        rows = neighbours.neighbours_rows(queries, train, found.indices)
-        self.save_figure("neighbours", figures.image_grid(rows, columns=k + 2))
-        self.report["neighbours"] = {"k": k, "split": "train", "metric": "pixel L2",
-                                     "train_indices": found.indices.tolist(),
-                                     "distances": found.distances.tolist()}
-
-    def write(self) -> None:
-        md_path = self.path(".md")
-        self.report["files"]["markdown"] = os.path.basename(md_path)
-        with open(md_path, "w") as f:
-            f.write(report.markdown(self.report))
-        tmp = self.output + ".tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.report, f, indent=2)
-        os.replace(tmp, self.output)
-
-
-def read_samples(path: str, element_shape) -> tuple[np.ndarray, np.ndarray | None]:
-    """Samples (and intermediate states, if saved) from `tfncsn sample`'s .npy or .npz."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"--samples file '{path}' not found")
-    if path.endswith(".npz"):
-        with np.load(path) as data:
-            if "samples" not in data:
-                raise ConfigError(f"--samples '{path}' has no 'samples' array")
-            samples = data["samples"]
-            states = data["states"] if "states" in data else None
-    else:
-        samples, states = np.load(path), None
-    if samples.shape[1:] != tuple(element_shape):
-        raise ConfigError(f"--samples '{path}' holds {samples.shape[1:]} examples; the run's "
-                          f"dataset has {tuple(element_shape)}")
-    if states is not None:
-        states = states[:, :NEIGHBOUR_ROWS]
-    return samples.astype(np.float32), states
-
-
-def offline_classifier(source, train_x, train_y, test_x, test_y):
-    """The cached classifier of this dataset, trained (and cached) first if there is none."""
-    from tfncsn.metrics import classifier as clf
-    directory = os.path.join(cache_dir(), "classifiers",
-                             dataset_key(source, train_x.shape[1:], clf.ARCHITECTURE))
-    loaded = clf.load_classifier(directory)
-    if loaded is not None:
-        model, info = loaded
-        return model, {**info, "path": directory, "trained_now": False}
-    steps = clf.default_steps(len(train_x))
-    with common.progress_bar(steps, "offline classifier") as bar:
-        model, info = clf.fit_classifier(train_x, train_y, test_x, test_y, steps=steps,
-                                         callback=bar.update)
-    info["dataset"] = source.config.dataset
-    info = clf.save_classifier(model, directory, info)
-    return model, {**info, "path": directory, "trained_now": True}
-
-
-def inception_reference(evaluation: Evaluation):
-    """(mu, sigma, description) of the training split's pool features, cached as .npz."""
-    from tfncsn.metrics import inception as inc
-    limit = FLAGS.reference_examples
-    key = dataset_key(evaluation.source, "train", limit,
-                      inc.weights_fingerprint(evaluation.plan.weights))
-    path = os.path.join(cache_dir(), "inception", f"{key}.npz")
-    description = {"stats": path, "split": "train"}
-    if os.path.isfile(path):
-        mu, sigma = fid.load_statistics(path, inc.POOL_DIM)
-        with np.load(path) as data:
-            count = int(data["num_examples"]) if "num_examples" in data else None
-        return mu, sigma, {**description, "num_examples": count, "from_cache": True}
-    train = load_train_pixels(evaluation.source, limit)
-    with common.progress_bar(len(train), "Inception reference") as bar:
-        pool, _ = evaluation.network(train, callback=bar.update)
-    mu, sigma = fid.feature_statistics(pool)
-    fid.save_statistics(path, mu, sigma, num_examples=len(train))
-    return mu, sigma, {**description, "num_examples": len(train), "from_cache": False}
-
-
-def check_flags(needs_samples: bool) -> None:
-    """One-line errors for impossible settings, before any work is done."""
-    for name, low in (("eval_batch_size", 1), ("neighbours_k", 1), ("precision_recall_k", 1),
-                      ("heldout_examples", 0), ("reference_examples", 0)):
-        if FLAGS[name].value < low:
-            raise ConfigError(f"--{name} must be at least {low}, got {FLAGS[name].value}")
-    if not needs_samples or FLAGS.samples:
-        return
-    if FLAGS.num_samples < MIN_SAMPLES:
-        raise ConfigError(f"--num_samples must be at least {MIN_SAMPLES}, got "
-                          f"{FLAGS.num_samples}")
-    if FLAGS.precision_recall_k >= FLAGS.num_samples:
-        raise ConfigError(f"--precision_recall_k={FLAGS.precision_recall_k} needs more than "
-                          f"that many samples, got --num_samples={FLAGS.num_samples}")
+def config_from_flags() -> EvalConfig:
+    """The evaluation settings from their flags (errors name the flags)."""
+    values = {path[-1]: FLAGS[flag_name(field)].value for path, field in settings(EvalConfig)}
+    values["eval_metrics"] = tuple(values["eval_metrics"])
+    # With a samples file, --num_samples only when given: how many of the file's to use.
+    num_samples = FLAGS.num_samples if (not FLAGS.samples or explicitly_set("num_samples")) \
+        else None
+    return EvalConfig(**values, num_samples=num_samples, seed=FLAGS.seed,
+                      keep_every=FLAGS.keep_every)
 
 
 def run() -> None:
     common.check_output(FLAGS.output, (".json",))
-    names, explicit = requested_metrics()
-    from tfncsn.metrics import inception as inc
-    weights = inc.find_weights(FLAGS.inception_weights, WEIGHTS_ENV)
-    if weights is None and (FLAGS.reference_stats or (explicit and "inception" in names)):
-        raise ConfigError(missing_weights_message())
-    if FLAGS.reference_stats and "inception" not in names:
-        raise ConfigError("--reference_stats is for the Inception FID; add inception to "
-                          "--eval_metrics")
-    needs_samples = bool(set(names) - {"heldout"})  # The held-out loss alone needs none.
-    check_flags(needs_samples)
-    source = common.score_source()
-    plan = plan_metrics(source.dataset, names, explicit, weights)
-    with explained(source.dataset):  # A file the data pipeline cannot read is named.
-        evaluation = Evaluation(source, plan, FLAGS.output)
-        # The held-out loss first: sampling leaves the score function compiled for other
-        # shapes, which moves its last digits; this way the number does not depend on
-        # which other metrics ran.
-        later = [name for name in plan.run if name != "heldout"]
-        if "heldout" in plan.run:
-            evaluation.timed("heldout", evaluation.heldout)
-        if needs_samples:
-            evaluation.draw_samples()
-        for name in later:
-            evaluation.timed(name, getattr(evaluation, name))
-    evaluation.write()
-    for line in report.summary_lines(evaluation.report):
+    with common.flags_named(EvalConfig):  # Library messages name settings: here, flags.
+        result = evaluate(config_from_flags())
+    for line in report_lines(result):
         print(line)
-    files = evaluation.report["files"]
+    files = result["files"]
     pngs = [v for k, v in files.items() if k != "markdown"]
     print(f"wrote {FLAGS.output} and {files['markdown']}"
           + (f" ({', '.join(pngs)})" if pngs else ""))
+
+
+def evaluate(config: EvalConfig) -> dict:
+    common.start_tensorflow()  # Only once the flags are known to be good.
+    from tfncsn import evaluation
+    from tfncsn.evaluation import runner
+    if config.reference_stats or (config.explicit and "inception" in config.metrics):
+        if runner.find_weights(config) is None:  # Before loading the model: fail fast.
+            raise ConfigError(
+                "Inception FID/IS need InceptionV3 ImageNet weights with the top: give "
+                f"--inception_weights=PATH or set {evaluation.config.WEIGHTS_ENV}=PATH to "
+                f"Keras's {runner.KERAS_FILE} (nothing is downloaded)")
+    return evaluation.evaluate(common.score_source(), config, FLAGS.output,
+                               workdir=FLAGS.workdir)
+
+
+def report_lines(result: dict) -> list[str]:
+    from tfncsn.evaluation import report
+    return report.summary_lines(result)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import sys
 
-from tfncsn import builders, config as run_config, training
+from tfncsn import config as run_config
 from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS
 from tfncsn.config import ConfigError
-from tfncsn.export import exporter, metadata, verify
 
 
 def run() -> None:
@@ -20,13 +19,16 @@ def run() -> None:
     if FLAGS.verify_atol < 0 or FLAGS.verify_rtol < 0:
         raise ConfigError("--verify_atol and --verify_rtol must be >= 0")
     saved = run_config.load(FLAGS.workdir)
+    common.start_tensorflow()  # Only now, with the flags known to be good.
+    from tfncsn import builders, score_source, training
+    from tfncsn.export import exporter, metadata, verify
     # Only the sampler may differ from the run's (e.g. --sampler=pc or --steps_per_level=50).
     config = dataclasses.replace(saved, sampler=common.sampler_from_flags(saved.sampler))
     dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)
     sigmas = builders.make_sigmas(config.sigmas)
     model = builders.make_model(config.model, config.model_options, dataset.element_shape,
                                 sigmas.numpy())
-    source = common.ScoreSource.for_model(config, dataset, sigmas, model, "export")
+    source = score_source.ScoreSource.for_model(config, dataset, sigmas, model, "export")
     program = source.program()  # Options and contract checked before any work.
     step = training.restore_model(model, FLAGS.workdir)  # The EMA weights when the run has them.
     try:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import tensorflow as tf
 
 from tfncsn import figures
 from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS
-from tfncsn.cli.sample import draw
 from tfncsn.config import ConfigError
 
+if TYPE_CHECKING:
+    from tfncsn.score_source import ScoreSource
 
-def with_data_score(source: common.ScoreSource) -> common.ScoreSource:
+
+def with_data_score(source: ScoreSource) -> ScoreSource:
     """`source` whose last level scores the data itself (sigma = 0): the --score=exact panels.
 
     Paper Appendix B.1: "Both Langevin methods use the ground-truth data score". Its
@@ -23,6 +26,7 @@ def with_data_score(source: common.ScoreSource) -> common.ScoreSource:
     score of the data perturbed by sigma_L (variance 1 + 1 = 2 here, visibly wider than (a)).
     The levels before the last keep the exact perturbed scores.
     """
+    import tensorflow as tf
     dataset, sigmas = source.dataset, source.sigmas
     last = int(sigmas.shape[0]) - 1
 
@@ -35,6 +39,8 @@ def with_data_score(source: common.ScoreSource) -> common.ScoreSource:
 
 def run() -> None:
     common.check_output(FLAGS.output, (".png",))
+    common.start_tensorflow()  # Only once the flags are known to be good.
+    from tfncsn.score_source import draw
     source = common.score_source()
     if FLAGS.score == "exact":
         source = with_data_score(source)
@@ -51,6 +57,6 @@ def run() -> None:
     figures.save_png(figures.scatter_panels(panels, box), FLAGS.output)
     print(f"wrote {FLAGS.output} ({source.description}, {FLAGS.num_samples} samples per panel)")
     for title, points in panels:
-        summary = common.summarize(source.dataset, points)
+        summary = source.dataset.summarize(points)
         if summary:
             print(f"  {title}: {summary}")

@@ -12,42 +12,39 @@ from typing import Any
 
 from absl import flags
 
+from tfncsn import config
+
 FLAGS = flags.FLAGS
 
-# Where and what.
+
+def define_setting_flags(config_class: type) -> None:
+    """One flag per setting of `config_class` (see `tfncsn.config.setting`), named, typed and
+    defaulted as the setting is declared there."""
+    for _, field in config.settings(config_class):
+        name, help_text = config.flag_name(field), field.metadata["help"]
+        default = config.default_of(field)
+        if config.is_options(field):
+            flags.DEFINE_multi_string(name, [], help_text)
+        elif isinstance(default, tuple):
+            flags.DEFINE_list(name, list(default), help_text)
+        elif field.metadata["choices"]:
+            flags.DEFINE_enum(name, default, list(field.metadata["choices"]), help_text)
+        elif isinstance(default, bool):
+            flags.DEFINE_bool(name, default, help_text)
+        elif isinstance(default, int):
+            flags.DEFINE_integer(name, default, help_text)
+        elif isinstance(default, float):
+            flags.DEFINE_float(name, default, help_text)
+        else:
+            flags.DEFINE_string(name, default, help_text)
+
+
+# Where: the rest of what a run is (dataset, model, noise levels, training, sampler) is
+# declared once, in tfncsn/config.py.
 flags.DEFINE_string("workdir", None, "Run directory: config.json, checkpoints/, train/ summaries.")
 flags.DEFINE_string("data_dir", None, "Where the dataset plugin looks for its files.")
-flags.DEFINE_string("dataset", "toy", "Dataset plugin name (see `tfncsn plugins`).")
-flags.DEFINE_multi_string("dataset_options", [], "A dataset keyword option as key=value "
-                          "(JSON value); repeat the flag for more.")
-flags.DEFINE_string("model", "mlp", "Score network plugin name.")
-flags.DEFINE_multi_string("model_options", [], "A model keyword option as key=value (JSON "
-                          "value), e.g. hidden_units=[64,64]; repeat the flag for more.")
+define_setting_flags(config.RunConfig)
 
-# Noise levels (Song & Ermon 2019, section 4.2).
-flags.DEFINE_string("sigma_schedule", "geometric", "Sigma schedule plugin name.")
-flags.DEFINE_float("sigma_max", 1.0, "Largest noise level sigma_1.")
-flags.DEFINE_float("sigma_min", 0.01, "Smallest noise level sigma_L.")
-flags.DEFINE_integer("num_levels", 10, "Number of noise levels L.")
-
-# Training (paper Appendix B.2).
-flags.DEFINE_integer("steps", 200_000, "Total training steps (a resumed run continues to this).")
-flags.DEFINE_integer("batch_size", 128, "Global batch size.")
-flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.")
-flags.DEFINE_integer("seed", 0, "Seed of the data order, noise draws and sampling.")
-flags.DEFINE_enum("loss", "dsm", ["dsm", "ssm"], "Denoising or sliced score matching.")
-flags.DEFINE_enum("ssm_projection", "gaussian", ["gaussian", "rademacher"],
-                  "Distribution of the SSM projection vectors.")
-flags.DEFINE_bool("ssm_variance_reduced", True, "Use the variance-reduced SSM objective.")
-flags.DEFINE_integer("checkpoint_every", 5000, "Steps between checkpoints.")
-flags.DEFINE_integer("keep_checkpoints", 5, "How many recent checkpoints to keep.")
-flags.DEFINE_integer("log_every", 100, "Steps between summaries and progress lines.")
-flags.DEFINE_integer("sample_every", 0, "Steps between sample grids in TensorBoard (0: never); "
-                     "each runs the full sampler on 16 samples.")
-flags.DEFINE_float("ema_decay", 0.0, "EMA of the weights (0: off; NCSNv2 uses 0.999); "
-                   "sampling uses the EMA weights when on.")
-flags.DEFINE_float("grad_clip_norm", 0.0, "Clip the global gradient norm (0: off).")
-flags.DEFINE_bool("jit_compile", False, "Compile the forward and backward pass with XLA.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker", "tpu"],
                   "tf.distribute strategy: one device, all local GPUs, workers from "
                   "TF_CONFIG, or a TPU.")
@@ -55,22 +52,17 @@ flags.DEFINE_integer("num_cpu_devices", 0, "Split the CPU into this many logical
                      "(testing mirrored/multi_worker without GPUs).")
 flags.DEFINE_string("tpu", "", "TPU name or address for --strategy=tpu.")
 
-# Sampling (docs/samplers.md). The sampler's options default to the plugin's own
-# `Options`; --eps, --steps_per_level, --step_convention and --denoise are
-# shortcuts for the Langevin samplers' options of the same names.
-flags.DEFINE_string("sampler", "annealed_langevin", "Sampler plugin name (tfncsn plugins).")
-flags.DEFINE_multi_string("sampler_options", [], "A sampler option as key=value (JSON value), "
-                          "e.g. snr=0.16; repeat the flag for more. Replaces the saved options "
-                          "of the run's sampler; a different --sampler starts from its defaults.")
-flags.DEFINE_float("eps", None, "annealed_langevin/langevin: base step size epsilon "
-                   "(default 2e-5).")
+# Sampling (docs/samplers.md). --sampler and --sampler_options are settings of the run
+# (above); the sampler's options default to the plugin's own `Options`. These four are
+# shortcuts for the Langevin samplers' options of the same names (defaults: the plugin's).
+flags.DEFINE_float("eps", None, "annealed_langevin/langevin: base step size epsilon.")
 flags.DEFINE_integer("steps_per_level", None, "annealed_langevin/langevin: Langevin steps T "
-                     "per noise level (default 100).")
+                     "per noise level.")
 flags.DEFINE_enum("step_convention", None, ["paper", "reference"],
                   "annealed_langevin/langevin: paper: x += a/2 s + sqrt(a) z; reference: "
-                  "x += a s + sqrt(2a) z, the authors' image code (default paper).")
+                  "x += a s + sqrt(2a) z, the authors' image code.")
 flags.DEFINE_bool("denoise", None, "annealed_langevin/langevin: finish with the denoising step "
-                  "x += sigma_L^2 s(x) (default false).")
+                  "x += sigma_L^2 s(x).")
 flags.DEFINE_integer("num_samples", 64, "How many samples to draw.")
 flags.DEFINE_string("output", None, "Output file: .npy, .npz (with intermediate states) or .png.")
 flags.DEFINE_integer("keep_every", 0, "Keep the state every this many Langevin steps (0: none).")

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 
-from tfncsn import figures, image_io
-from tfncsn.cli import common
+from tfncsn import figures
+from tfncsn.cli import common, image_io
 from tfncsn.cli.flags import FLAGS
-from tfncsn.conditioning import Inpainting
-from tfncsn.data.errors import explained
 from tfncsn.config import ConfigError
-from tfncsn.programs import SamplerError
 
 
 def dataset_images(dataset, spec: str) -> np.ndarray | None:
@@ -21,10 +17,10 @@ def dataset_images(dataset, spec: str) -> np.ndarray | None:
         return None
     if not count.isdigit() or int(count) < 1:
         raise ConfigError(f"--images={spec}: N must be a positive integer")
+    from tfncsn.data.errors import explained
     with explained(dataset):  # An unreadable file of the dataset is named.
         examples = np.stack(list(dataset.load(split).take(int(count)).as_numpy_iterator()))
-    postprocess = getattr(dataset, "postprocess", None)
-    return np.asarray(postprocess(examples)) if postprocess else examples
+    return dataset.to_pixels(examples)
 
 
 def figure(images: np.ndarray, known: np.ndarray, completions: np.ndarray) -> np.ndarray:
@@ -42,6 +38,11 @@ def run() -> None:
                           "or a folder of images)")
     if FLAGS.num_completions < 1:
         raise ConfigError(f"--num_completions must be at least 1, got {FLAGS.num_completions}")
+    common.start_tensorflow()  # Only now, with the flags known to be good.
+    import tensorflow as tf
+    from tfncsn.conditioning import Inpainting
+    from tfncsn.programs import SamplerError
+    from tfncsn.score_source import run_program
     source = common.score_source()
     shape = tuple(source.dataset.element_shape)
     if len(shape) != 3:
@@ -52,16 +53,15 @@ def run() -> None:
         images = image_io.load_images(FLAGS.images, shape)
     known = image_io.make_mask(FLAGS.mask, shape)
     k = FLAGS.num_completions
-    to_model = getattr(source.dataset, "to_model_space", lambda x: x)
-    y = tf.repeat(tf.convert_to_tensor(to_model(images), tf.float32), k, axis=0)
+    y = tf.repeat(tf.convert_to_tensor(source.dataset.to_model_space(images), tf.float32), k,
+                  axis=0)
     program = source.program()
     if not program.supports_conditioning:
         raise SamplerError(f"sampler '{source.config.sampler.name}' does not support "
                            "inpainting; pass --sampler=annealed_langevin, pc or ode")
-    out = common.run_program(source, Inpainting(program, y, known), int(y.shape[0]), FLAGS.seed,
+    out = run_program(source, Inpainting(program, y, known), int(y.shape[0]), FLAGS.seed,
                       label="inpaint")
-    postprocess = getattr(source.dataset, "postprocess", lambda x: x)
-    completions = np.asarray(postprocess(out.x)).reshape(len(images), k, *shape)
+    completions = source.dataset.to_pixels(out.x).reshape(len(images), k, *shape)
     if extension == ".npz":
         np.savez(FLAGS.output, images=images, mask=known, completions=completions)
     else:

@@ -38,22 +38,23 @@ COMMANDS = {
 }
 
 
+# Errors caused by input or environment, by module: reported as one line, no traceback.
+_KNOWN_ERRORS = {
+    "tfncsn.config": ("ConfigError",), "tfncsn.data.errors": ("DataError",),
+    "tfncsn.interfaces": ("DataNotFoundError",), "tfncsn.registry": ("PluginError",),
+    "tfncsn.schedules": ("InvalidSigmasError",), "tfncsn.distribute": ("StrategyError",),
+    "tfncsn.export.exporter": ("ExportError",), "tfncsn.export.verify": ("VerificationError",),
+    "tfncsn.programs": ("SamplerError",),
+    "tfncsn.training": ("CheckpointError", "TrainingDivergedError"),
+}
+
+
 def _known_errors() -> tuple[type[BaseException], ...]:
-    """Errors caused by input or environment: reported as one line, no traceback."""
-    from tfncsn.config import ConfigError
-    from tfncsn.data.errors import DataError
-    from tfncsn.interfaces import DataNotFoundError
-    from tfncsn.registry import PluginError
-    from tfncsn.schedules import InvalidSigmasError
-    from tfncsn.distribute import StrategyError
-    from tfncsn.export.exporter import ExportError
-    from tfncsn.export.verify import VerificationError
-    from tfncsn.programs import SamplerError
-    from tfncsn.training import CheckpointError, TrainingDivergedError
-    return (ConfigError, DataNotFoundError, PluginError, InvalidSigmasError, StrategyError,
-            CheckpointError, TrainingDivergedError, ExportError, VerificationError,
-            SamplerError, DataError, FileNotFoundError, NotADirectoryError,
-            PermissionError)
+    """The known error classes of the modules loaded so far (one not loaded raised nothing;
+    importing it only to compare would cost seconds of TensorFlow start-up)."""
+    classes = [getattr(sys.modules[module], name) for module, names in _KNOWN_ERRORS.items()
+               if module in sys.modules for name in names]
+    return (*classes, FileNotFoundError, NotADirectoryError, PermissionError)
 
 
 def _fail(command: str, message: str) -> None:

@@ -7,6 +7,7 @@ twice), so CI can run it as a check.
 from __future__ import annotations
 
 from tfncsn import registry
+from tfncsn.cli import common
 
 
 def report() -> tuple[list[str], list[str]]:
@@ -30,6 +31,7 @@ def report() -> tuple[list[str], list[str]]:
 
 
 def run() -> None:
+    common.start_tensorflow()  # Loading the plugins imports it; its start-up lines stay hidden.
     lines, broken = report()
     print("\n".join(lines))
     if broken:

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
-from tfncsn import builders, figures, programs, sampling
+from tfncsn import figures
 from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS
-from tfncsn.config import ConfigError, SamplerConfig
-
-
-def draw(source: common.ScoreSource, num_samples: int, seed: int, keep_every: int = 0,
-         sampler_name: str | None = None, steps_per_level: int | None = None
-         ) -> sampling.SamplerOutput:
-    """Samples with the run's sampler, or with `sampler_name` given the run's options that
-    it shares (and `steps_per_level`), from the sampler's prior with a progress bar."""
-    config = source.config.sampler
-    if sampler_name is not None and sampler_name != config.name:
-        fields = programs.option_fields(builders.make_sampler(sampler_name).Options)
-        config = SamplerConfig(sampler_name, {k: v for k, v in config.options.items()
-                                              if k in fields})
-    if steps_per_level is not None:
-        config = dataclasses.replace(config, options={**config.options,
-                                                      "steps_per_level": steps_per_level})
-    program = source.program(config)
-    return common.run_program(source, program, num_samples, seed, keep_every, config.name)
+from tfncsn.config import ConfigError
 
 
 def write(path: str, extension: str, samples: np.ndarray, states, source) -> None:
@@ -39,19 +20,13 @@ def write(path: str, extension: str, samples: np.ndarray, states, source) -> Non
         box = source.dataset.prior_range
         figures.save_png(figures.scatter_panels([(source.description, samples)], box), path)
     elif samples.ndim == 4:
-        figures.save_png(figures.image_grid(to_pixels(samples, source)), path)
+        figures.save_png(figures.image_grid(source.dataset.to_pixels(samples)), path)
         if states is not None:
-            strip = figures.states_strip(to_pixels(states, source), to_pixels(samples, source))
+            strip = figures.states_strip(source.dataset.to_pixels(states), source.dataset.to_pixels(samples))
             figures.save_png(strip, states_path(path))
     else:
         raise ConfigError(f"cannot draw samples of shape {samples.shape[1:]} as PNG; "
                           "use .npy or .npz")
-
-
-def to_pixels(images: np.ndarray, source) -> np.ndarray:
-    """Model-space images -> [0, 1] pixels through the dataset's `postprocess`, if any."""
-    postprocess = getattr(source.dataset, "postprocess", None)
-    return np.asarray(postprocess(images)) if postprocess else np.clip(images, 0.0, 1.0)
 
 
 def states_path(path: str) -> str:
@@ -63,14 +38,16 @@ def run() -> None:
     extension = common.check_output(FLAGS.output, (".npy", ".npz", ".png"))
     if FLAGS.num_samples < 1:
         raise ConfigError(f"--num_samples must be at least 1, got {FLAGS.num_samples}")
+    common.start_tensorflow()  # Only once the flags are known to be good.
+    from tfncsn import score_source
     source = common.score_source()
     if extension == ".png" and len(source.dataset.element_shape) not in (1, 3):
         raise ConfigError("PNG output needs 2-D points or images; use .npy or .npz")
-    out = draw(source, FLAGS.num_samples, FLAGS.seed, FLAGS.keep_every)
+    out = score_source.draw(source, FLAGS.num_samples, FLAGS.seed, FLAGS.keep_every)
     samples = out.x.numpy()
     states = None if out.states is None else out.states.numpy()
     write(FLAGS.output, extension, samples, states, source)
-    summary = common.summarize(source.dataset, samples)
+    summary = source.dataset.summarize(samples)
     print(f"wrote {FLAGS.output}: {len(samples)} samples from the {source.description}"
           + (f"; {summary}" if summary else ""))
     if extension == ".png" and states is not None and samples.ndim == 4:

@@ -9,12 +9,11 @@ import threading
 import numpy as np
 from absl import logging
 
-from tfncsn import builders, config as run_config, distribute, training
-from tfncsn import figures
-from tfncsn.cli import common, sample
+from tfncsn import config as run_config, figures
+from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS
 from tfncsn.config import ConfigError
-from tfncsn.data.errors import explained
+from tfncsn.progress import progress_bar
 
 
 def check_workdir(workdir: str) -> None:
@@ -37,19 +36,23 @@ def run() -> None:
     if not FLAGS.workdir:
         raise ConfigError("--workdir is required: it receives the checkpoints and summaries")
     check_workdir(FLAGS.workdir)
-    # First: logical CPU devices can only be set up before TensorFlow makes any tensor.
-    strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices, FLAGS.tpu)
     saved = common.saved_config_or_none(FLAGS.workdir)
     config = common.config_from_flags(saved)
     if saved is not None:
         run_config.check_resumable(saved, config, FLAGS.workdir)
+    # TensorFlow only now, with the settings known to be good. The strategy comes first:
+    # logical CPU devices can only be set up before TensorFlow makes any tensor.
+    common.start_tensorflow()
+    from tfncsn import builders, distribute, score_source, training
+    from tfncsn.data.errors import explained
+    strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices, FLAGS.tpu)
     dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)
     sigmas = builders.make_sigmas(config.sigmas)
 
     def save_config():
         """Once the model is built and the checkpoint restored: a failed start writes nothing."""
         if distribute.is_chief(strategy):
-            run_config.save(config, FLAGS.workdir)
+            run_config.save(config, FLAGS.workdir, sigmas.numpy())
 
     def build_model():
         return builders.make_model(config.model, config.model_options, dataset.element_shape,
@@ -57,10 +60,10 @@ def run() -> None:
 
     def snapshot(model):
         """16 samples with the run's sampler from the current weights, as one image."""
-        source = common.ScoreSource.for_model(config, dataset, sigmas, model, "snapshot")
-        samples = sample.draw(source, 16, config.train.seed).x.numpy()
+        source = score_source.ScoreSource.for_model(config, dataset, sigmas, model, "snapshot")
+        samples = score_source.draw(source, 16, config.train.seed).x.numpy()
         if samples.ndim == 4:
-            return figures.image_grid(sample.to_pixels(samples, source))
+            return figures.image_grid(dataset.to_pixels(samples))
         box = dataset.prior_range
         return np.asarray(figures.scatter_panels([("samples", samples.reshape(16, -1)[:, :2])],
                                                  box))
@@ -72,7 +75,7 @@ def run() -> None:
         stop.set()
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    bar = common.progress_bar(config.train.steps, "train")
+    bar = progress_bar(config.train.steps, "train")
     try:
         def progress(step, total, loss):
             bar.n = step
@@ -80,10 +83,13 @@ def run() -> None:
             bar.refresh()
 
         with explained(dataset):  # A file the data pipeline cannot read is named.
+            hooks = training.Hooks(on_start=save_config, progress=progress, snapshot=snapshot,
+                                   should_stop=stop.is_set)
             result = training.train(build_model, dataset, sigmas, config.train, FLAGS.workdir,
-                                    strategy=strategy, progress=progress,
-                                    should_stop=stop.is_set, snapshot=snapshot,
-                                    on_start=save_config)
+                                    strategy=strategy, hooks=hooks)
+    except training.TrainingDivergedError as e:
+        raise ConfigError(f"{e}; lower --learning_rate, set --grad_clip_norm, or check the "
+                          "data") from None
     finally:
         bar.close()
         for s, handler in previous.items():

@@ -23,8 +23,7 @@ def explained(dataset):
     try:
         yield
     except tf.errors.OpError as e:
-        explain = getattr(dataset, "explain_error", None)
-        message = explain(e) if explain is not None else None
+        message = dataset.explain_error(e)
         if not message:
             raise
         raise DataError(message) from e

@@ -1,4 +1,4 @@
-"""Pure TensorFlow image transforms of the paper's data pipeline (SPEC section 7).
+"""Pure TensorFlow image transforms of the paper's data pipeline (docs/algorithms.md section 7.1).
 
 Every function works on one image [H, W, C] or a batch [N, H, W, C]; random
 ones take a stateless `seed` (int32/int64 tensor of shape [2]), so the result
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-LOGIT_LAMBDA = 1e-6  # Paper section 5 / reference code `data.logit_transform`.
+LOGIT_LAMBDA = 1e-6  # The reference code's `logit_transform` (docs/algorithms.md section 7.1).
 
 
 def to_unit_interval(images: tf.Tensor, max_value: float = 255.0) -> tf.Tensor:
@@ -18,16 +18,17 @@ def to_unit_interval(images: tf.Tensor, max_value: float = 255.0) -> tf.Tensor:
 
 
 def dequantize(x: tf.Tensor, seed: tf.Tensor, levels: int = 256) -> tf.Tensor:
-    """x * (levels-1)/levels + U(0,1)/levels: x*255/256 + U/256 for 8-bit data (SPEC 7).
+    """x * (levels-1)/levels + U(0,1)/levels: x*255/256 + U/256 for 8-bit data.
 
-    Maps the pixel value k/(levels-1) uniformly onto [k/levels, (k+1)/levels).
+    Maps the pixel value k/(levels-1) uniformly onto [k/levels, (k+1)/levels)
+    (docs/algorithms.md section 7.1).
     """
     noise = tf.random.stateless_uniform(tf.shape(x), seed, dtype=tf.float32)
     return x * ((levels - 1) / levels) + noise / levels
 
 
 def logit_transform(x: tf.Tensor, lam: float = LOGIT_LAMBDA) -> tf.Tensor:
-    """logit(lam + (1 - 2 lam) x): [0, 1] -> real line (paper section 5, lambda = 1e-6)."""
+    """logit(lam + (1 - 2 lam) x): [0, 1] -> real line (the reference code's, lambda = 1e-6)."""
     # 1 - y written as lam + (1 - 2 lam)(1 - x): exact in float32 near x = 1, unlike 1 - y.
     scale = 1.0 - 2.0 * lam
     return tf.math.log(lam + scale * x) - tf.math.log(lam + scale * (1.0 - x))

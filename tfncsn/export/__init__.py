@@ -2,8 +2,8 @@
 golden pair.
 
 `export(model, meta, sampler, directory)` writes everything; `metadata.for_run`
-builds `meta` from a run. `export/onnx_sample.py` (outside this package, free of
-TensorFlow) samples from the result. The contract is in docs/export.md.
+builds `meta` from a run. The `tfncsn_runtime` package (runtime/, free of
+TensorFlow) reads and samples the result. The contract is in docs/export.md.
 """
 
 from tfncsn.export.exporter import (GOLDEN_FILE, METADATA_FILE, ONNX_FILE, SAVED_MODEL_DIR,

@@ -16,35 +16,21 @@ import tfncsn
 from tfncsn.config import RunConfig
 from tfncsn.data.preprocessing import LOGIT_LAMBDA
 from tfncsn.programs import Sampler, options_dict
-
-FORMAT = "tfncsn.score/2"
-
-# Keys a runtime needs to sample; `onnx_sample.py` refuses a model without them.
-REQUIRED_KEYS = ("format", "element_shape", "sigmas", "sampler", "programs", "prior_range",
-                 "postprocess")
+# The format's name and the keys a runtime needs are the reader's facts, declared there once.
+from tfncsn_runtime.onnx_sample import FORMAT, REQUIRED_KEYS  # noqa: F401
 
 
 def postprocess_kind(dataset) -> str:
-    """Which known map the dataset's model space -> pixels `postprocess` is, found by probing it.
+    """The dataset's declared model space -> pixels map, as a runtime can apply it.
 
-    "none": no `postprocess` (e.g. 2-D points); "clip": clip to [0, 1];
+    "none": the identity (e.g. 2-D points); "clip": clip to [0, 1];
     "inverse_logit": (sigmoid(z) - lambda) / (1 - 2 lambda), clipped to [0, 1].
     """
-    postprocess = getattr(dataset, "postprocess", None)
-    if postprocess is None:
-        return "none"
-    probe = np.linspace(-3.0, 3.0, 61, dtype=np.float32)
-    got = np.asarray(postprocess(probe), np.float64)
-    candidates = {
-        "clip": np.clip(probe, 0.0, 1.0),
-        "inverse_logit": np.clip((1.0 / (1.0 + np.exp(-probe.astype(np.float64))) - LOGIT_LAMBDA)
-                                 / (1.0 - 2.0 * LOGIT_LAMBDA), 0.0, 1.0),
-    }
-    for kind, expected in candidates.items():
-        if np.allclose(got, expected, atol=1e-5):
-            return kind
-    raise ValueError(f"dataset {type(dataset).__name__} has a postprocess that is neither a clip "
-                     "to [0, 1] nor the inverse logit transform; it cannot be exported as metadata")
+    kind = dataset.postprocess_kind
+    if kind not in ("none", "clip", "inverse_logit"):
+        raise ValueError(f"dataset {type(dataset).__name__} has postprocess_kind '{kind}'; only "
+                         "none, clip and inverse_logit can be exported as metadata")
+    return kind
 
 
 def for_run(config: RunConfig, element_shape: Sequence[int], prior_range: Sequence[float],

@@ -1,4 +1,4 @@
-"""Sample-quality and model-comparison metrics (SPEC section 9; docs/evaluation.md).
+"""Sample-quality and model-comparison metrics (docs/algorithms.md section 9; docs/evaluation.md).
 
 Every function here takes NumPy arrays (images in [0, 1], features, logits) or
 a score function, never a model config or flags:

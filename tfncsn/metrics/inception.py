@@ -1,4 +1,4 @@
-"""Inception-v3 features and logits for FID and the Inception Score (SPEC section 9).
+"""Inception-v3 features and logits for FID and the Inception Score (docs/algorithms.md section 9).
 
 The network is `keras.applications.InceptionV3(weights=None, include_top=True)`
 with the classifier's softmax removed; its weights come from a local file, never
@@ -34,7 +34,6 @@ from tfncsn.config import ConfigError
 KERAS_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels.h5"
 SIZE = 299
 POOL_DIM = 2048
-NUM_CLASSES = 1000
 
 
 class InceptionWeightsError(ConfigError):
@@ -53,7 +52,7 @@ def find_weights(path: str | None, env_var: str | None = None) -> str | None:
     A given path (argument or variable) that does not exist is an error; the
     Keras cache is only used when present. None when no file is found.
     """
-    for given, origin in ((path, "--inception_weights"),
+    for given, origin in ((path, "inception_weights"),
                           (os.environ.get(env_var) if env_var else None, env_var)):
         if given:
             if not os.path.isfile(given):

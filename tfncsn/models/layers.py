@@ -1,11 +1,12 @@
-"""Building blocks of the NCSN score network (Song & Ermon 2019, Appendix A; SPEC section 6).
+"""Building blocks of the NCSN score network (Song & Ermon 2019, Appendix A;
+docs/algorithms.md section 6).
 
 All tensors are NHWC. Every block is called as `block(x, level)`, where `level`
 is an int32 [N] index into the noise levels. A block built with
 `num_levels=None` uses the unconditional InstanceNorm++ of NCSNv2 and ignores
 `level`.
 
-The three porting pitfalls of SPEC section 6 are explicit options whose
+The three porting pitfalls of docs/algorithms.md section 6.3 are explicit options whose
 defaults follow the reference implementation:
 
 * `count_padding` (5x5 average pool of the chained residual pooling): divide
@@ -23,10 +24,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-EPSILON = 1e-5
+from tfncsn.models import ops
 
 
 def conv_initializer() -> keras.initializers.Initializer:
@@ -47,99 +47,15 @@ def conv(filters: int, kernel_size: int = 3, dilation: int = 1, use_bias: bool =
                                name=name)
 
 
-def mean_pool_2x2(x: tf.Tensor) -> tf.Tensor:
-    """Mean of each non-overlapping 2x2 window (H and W must be even)."""
-    return tf.nn.avg_pool2d(x, ksize=2, strides=2, padding="VALID")
-
-
-def avg_pool_5x5(x: tf.Tensor, count_padding: bool = True) -> tf.Tensor:
-    """5x5 average pool, stride 1, output the size of the input.
-
-    With `count_padding` the input is zero-padded by 2 and every window is
-    divided by 25 (PyTorch's AvgPool2d(5, 1, padding=2) default); otherwise
-    border windows are divided by their in-image pixel count (TF "SAME").
-    """
-    if count_padding:
-        x = tf.pad(x, [[0, 0], [2, 2], [2, 2], [0, 0]])
-        return tf.nn.avg_pool2d(x, ksize=5, strides=1, padding="VALID")
-    return tf.nn.avg_pool2d(x, ksize=5, strides=1, padding="SAME")
-
-
-def max_pool_5x5(x: tf.Tensor) -> tf.Tensor:
-    """5x5 max pool, stride 1, output the size of the input (padding never wins a max)."""
-    return tf.nn.max_pool2d(x, ksize=5, strides=1, padding="SAME")
-
-
-def _align_corners_taps(size_in: int, size_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source indices (low, high) and weight of `high` for each output index."""
-    scale = (size_in - 1) / (size_out - 1) if size_out > 1 else 0.0
-    source = np.arange(size_out, dtype=np.float64) * scale
-    low = np.minimum(np.floor(source).astype(np.int32), size_in - 1)
-    high = np.minimum(low + 1, size_in - 1)
-    return low, high, (source - low).astype(np.float32)
-
-
-def _lerp_along(x: tf.Tensor, axis: int, size_out: int) -> tf.Tensor:
-    low, high, weight = _align_corners_taps(int(x.shape[axis]), size_out)
-    shape = [1, 1, 1, 1]
-    shape[axis] = size_out
-    a = tf.gather(x, low, axis=axis)
-    b = tf.gather(x, high, axis=axis)
-    return a + (b - a) * tf.constant(weight.reshape(shape))
-
-
-def resize_bilinear(x: tf.Tensor, size: Sequence[int], align_corners: bool = True) -> tf.Tensor:
-    """Bilinear resize of the spatial axes of NHWC `x` to `size` = (H, W).
-
-    `align_corners=True` maps output pixel i to input coordinate
-    i * (in - 1) / (out - 1), as PyTorch's interpolate(..., align_corners=True)
-    does; it is made of Gather/Mul/Add only, so it runs under XLA and exports
-    to ONNX. `align_corners=False` is `tf.image.resize` (half-pixel centres).
-    Spatial sizes must be static. Resizing to the same size is the identity.
-    """
-    height, width = int(size[0]), int(size[1])
-    if x.shape[1] is None or x.shape[2] is None:
-        raise ValueError(f"resize_bilinear needs static spatial sizes, got {x.shape}")
-    if (int(x.shape[1]), int(x.shape[2])) == (height, width):
-        return x
-    if not align_corners:
-        return tf.image.resize(x, (height, width), method="bilinear")
-    return _lerp_along(_lerp_along(x, 1, height), 2, width)
-
-
-def instance_norm_plus_plus(x: tf.Tensor, gamma: tf.Tensor, alpha: tf.Tensor, beta: tf.Tensor,
-                            unbiased: bool) -> tf.Tensor:
-    """InstanceNorm++ of NHWC `x` with parameters of shape [N, C] or [C] (SPEC section 6).
-
-    out = gamma * ((x - mu_k) / sqrt(s_k^2 + eps) + alpha * (mu_k - m) / sqrt(v + eps)) + beta,
-    where mu_k, s_k^2 are the spatial mean and (biased) variance of channel k
-    and m, v the mean and variance of the mu_k over the C channels; v divides
-    by C - 1 (at least 1) when `unbiased` (the reference) and by C otherwise.
-    It is applied as one scale and one shift per channel, x * scale + shift.
-    """
-    # Channel statistics are kept as [N, C]: taken on [N, 1, 1, C] after a conv,
-    # tf2onnx 1.17's transpose optimiser exports them wrongly.
-    mean, var = tf.nn.moments(x, axes=[1, 2])
-    channels = int(x.shape[-1])
-    m = tf.reduce_mean(mean, axis=-1, keepdims=True)
-    divisor = max(channels - 1, 1) if unbiased else channels
-    v = tf.reduce_sum(tf.square(mean - m), axis=-1, keepdims=True) / float(divisor)
-    mean_hat = (mean - m) * tf.math.rsqrt(v + EPSILON)
-    inv_std = tf.math.rsqrt(var + EPSILON)
-    scale = gamma * inv_std
-    shift = gamma * (alpha * mean_hat - mean * inv_std) + beta
-    return x * scale[:, None, None, :] + shift[:, None, None, :]
-
-
 def _scale_initializer() -> keras.initializers.Initializer:
     return keras.initializers.RandomNormal(mean=1.0, stddev=0.02)
 
 
 @keras.saving.register_keras_serializable(package="tfncsn")
 class CondInstanceNormPlusPlus(keras.layers.Layer):
-    """Conditional instance normalisation ++ (paper Appendix A; SPEC section 6).
+    """Conditional instance normalisation ++ (paper Appendix A.1; docs/algorithms.md section 6.1).
 
-    `instance_norm_plus_plus` with gamma, alpha, beta taken from row i of a
+    `ops.instance_norm_plus_plus` with gamma, alpha, beta taken from row i of a
     [num_levels, C] table for an example at noise level i. gamma and alpha are
     initialised N(1, 0.02) and beta 0, one row per noise level. (The paper
     writes the alpha term outside gamma; the reference code, followed here,
@@ -168,7 +84,7 @@ class CondInstanceNormPlusPlus(keras.layers.Layer):
     def call(self, x, level):
         gamma, alpha, beta = (tf.gather(table, level)
                               for table in (self.gamma, self.alpha, self.beta))
-        return instance_norm_plus_plus(x, gamma, alpha, beta, self.unbiased_channel_variance)
+        return ops.instance_norm_plus_plus(x, gamma, alpha, beta, self.unbiased_channel_variance)
 
     def get_config(self):
         config = super().get_config()
@@ -181,7 +97,7 @@ class CondInstanceNormPlusPlus(keras.layers.Layer):
 class InstanceNormPlusPlus(keras.layers.Layer):
     """InstanceNorm++ without level conditioning (NCSNv2, Song & Ermon 2020).
 
-    `instance_norm_plus_plus` with per-channel gamma, alpha ~ N(1, 0.02) and
+    `ops.instance_norm_plus_plus` with per-channel gamma, alpha ~ N(1, 0.02) and
     beta = 0; `level` is accepted and ignored so it can stand in for
     `CondInstanceNormPlusPlus`.
 
@@ -200,7 +116,7 @@ class InstanceNormPlusPlus(keras.layers.Layer):
         self.beta = self.add_weight(shape=shape, initializer="zeros", name="beta")
 
     def call(self, x, level=None):
-        return instance_norm_plus_plus(x, self.gamma, self.alpha, self.beta,
+        return ops.instance_norm_plus_plus(x, self.gamma, self.alpha, self.beta,
                                        self.unbiased_channel_variance)
 
     def get_config(self):
@@ -221,7 +137,7 @@ def make_norm(num_levels: int | None, unbiased_channel_variance: bool,
 class ResidualBlock(keras.layers.Layer):
     """Pre-activation residual block: norm, ELU, conv, norm, ELU, conv, plus shortcut.
 
-    Paper Appendix A / SPEC section 6 step 2. Without `downsample` the first
+    Paper Appendix A; docs/algorithms.md section 6.2, step 2. Without `downsample` the first
     conv maps to `filters`; with it, the first conv keeps the input width, the
     second maps to `filters` and is followed by a 2x2 mean pool, and the
     shortcut is a 1x1 conv followed by a 2x2 mean pool. Otherwise the shortcut
@@ -290,7 +206,7 @@ class ResidualBlock(keras.layers.Layer):
         h = self.conv2(tf.nn.elu(self.norm2(h, level)))
         skip = x if self.shortcut is None else self.shortcut(x)
         if self.downsample:
-            h, skip = mean_pool_2x2(h), mean_pool_2x2(skip)
+            h, skip = ops.mean_pool_2x2(h), ops.mean_pool_2x2(skip)
         return skip + h
 
     def get_config(self):
@@ -378,7 +294,7 @@ class MultiResolutionFusion(keras.layers.Layer):
       num_inputs: number of inputs.
       num_levels: see `ResidualBlock`.
       normalize: norm before each conv (False in NCSNv2).
-      align_corners: see `resize_bilinear`.
+      align_corners: see `ops.resize_bilinear`.
       unbiased_channel_variance: see `CondInstanceNormPlusPlus`.
 
     Call arguments:
@@ -414,7 +330,7 @@ class MultiResolutionFusion(keras.layers.Layer):
         total = 0.0
         for i, x in enumerate(xs):
             h = self.norms[i](x, level) if self.normalize else x
-            total = total + resize_bilinear(self.convs[i](h), size, self.align_corners)
+            total = total + ops.resize_bilinear(self.convs[i](h), size, self.align_corners)
         return total
 
     def get_config(self):
@@ -437,7 +353,7 @@ class ChainedResidualPooling(keras.layers.Layer):
       num_levels: see `ResidualBlock`.
       normalize: norm before each pool (False in NCSNv2).
       pool: "avg" (NCSN) or "max" (NCSNv2), 5x5, stride 1.
-      count_padding: see `avg_pool_5x5` (only for "avg").
+      count_padding: see `ops.avg_pool_5x5` (only for "avg").
       num_stages: number of pooling stages.
       unbiased_channel_variance: see `CondInstanceNormPlusPlus`.
 
@@ -474,8 +390,8 @@ class ChainedResidualPooling(keras.layers.Layer):
 
     def _pool(self, x):
         if self.pool == "max":
-            return max_pool_5x5(x)
-        return avg_pool_5x5(x, self.count_padding)
+            return ops.max_pool_5x5(x)
+        return ops.avg_pool_5x5(x, self.count_padding)
 
     def call(self, x, level):
         x = tf.nn.elu(x)
@@ -497,7 +413,7 @@ class ChainedResidualPooling(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="tfncsn")
 class RefineBlock(keras.layers.Layer):
-    """One RefineNet cascade stage (SPEC section 6 step 3).
+    """One RefineNet cascade stage (docs/algorithms.md section 6.2, step 3).
 
     Each input goes through its own 2-block RCU; several inputs are fused by
     `MultiResolutionFusion` to `filters` at the first input's size (a single
@@ -511,7 +427,7 @@ class RefineBlock(keras.layers.Layer):
       last: the final refine block (3 output RCU blocks).
       normalize: norms inside the block (True in NCSN, False in NCSNv2).
       pool, count_padding: see `ChainedResidualPooling`.
-      align_corners: see `resize_bilinear`.
+      align_corners: see `ops.resize_bilinear`.
       unbiased_channel_variance: see `CondInstanceNormPlusPlus`.
 
     Call arguments:

@@ -1,4 +1,7 @@
-"""The NCSN image score network: CondRefineNetDilated (paper Appendix A; SPEC section 6)."""
+"""The NCSN image score network: CondRefineNetDilated (paper Appendix A).
+
+See docs/algorithms.md section 6.2 (and 6.4 for the NCSNv2 variant).
+"""
 
 from __future__ import annotations
 
@@ -132,7 +135,7 @@ class CondRefineNetDilated(DilatedRefineNet):
 
     CondInstanceNorm++ everywhere (one gamma, alpha, beta row per noise
     level), ELU, pre-activation residual stages and a 4-cascade RefineNet
-    (SPEC section 6). The defaults reproduce the reference PyTorch code,
+    (docs/algorithms.md section 6.2). The defaults reproduce the reference PyTorch code,
     including its three numeric quirks.
 
     Args:

@@ -16,7 +16,7 @@ from tfncsn.models.refinenet import DilatedRefineNet
 class NCSNv2RefineNet(DilatedRefineNet):
     """s(x, level) = RefineNet(x) / sigma[level], the network of NCSNv2 (Technique 3).
 
-    Same stages as `CondRefineNetDilated` (SPEC section 6), with the changes
+    Same stages as `CondRefineNetDilated` (docs/algorithms.md section 6.2), with the changes
     of the NCSNv2 reference code: unconditional InstanceNorm++ in the residual
     stages and the head, no norms inside the refine blocks, max pooling in the
     chained residual pooling (`pool`), and the output divided by the noise

@@ -2,7 +2,7 @@
 
 The 1797 images ship inside scikit-learn's wheel, so nothing is downloaded.
 Pixels are integers 0..16, rescaled to [0, 1] and dequantised over 17 levels
-(x * 16/17 + U(0,1)/17, the 8-bit rule of SPEC section 7 for this bit depth).
+(x * 16/17 + U(0,1)/17, the 8-bit rule of docs/algorithms.md section 7.1 at this bit depth).
 Split: every fifth image (index % 5 == 0, 360 images) is "test", the other
 1437 are "train".
 """

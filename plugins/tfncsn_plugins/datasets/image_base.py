@@ -1,4 +1,4 @@
-"""The pipeline every image plugin shares (SPEC section 7, paper section 5).
+"""The pipeline every image plugin shares (docs/algorithms.md section 7.1, paper section 5).
 
 A plugin only says where its integer pixels come from (`_source`); this base
 turns them into float32 examples: rescale to [0, 1]; with `training=True`
@@ -75,11 +75,10 @@ class ImageDataset(Dataset):
             x = x.map(self.to_model_space, num_parallel_calls=tf.data.AUTOTUNE)
         return x
 
-    def postprocess(self, x: tf.Tensor) -> tf.Tensor:
-        """Model-space examples (e.g. samples) -> pixels in [0, 1] (undoes the logit)."""
-        if self.logit_transform:
-            x = preprocessing.inverse_logit_transform(x)
-        return tf.clip_by_value(x, 0.0, 1.0)
+    @property
+    def postprocess_kind(self) -> str:
+        """`postprocess` undoes the logit transform when it is on, and clips to [0, 1]."""
+        return "inverse_logit" if self.logit_transform else "clip"
 
     def _images(self, split: str) -> tf.data.Dataset:
         return self._source(check_split(split)).map(lambda example: example["image"])
@@ -97,10 +96,6 @@ class ImageDataset(Dataset):
     def _rescale(self, image: tf.Tensor) -> tf.Tensor:
         image = tf.ensure_shape(image, self.element_shape)
         return preprocessing.to_unit_interval(image, self.levels - 1)
-
-    def to_model_space(self, x: tf.Tensor) -> tf.Tensor:
-        """Pixels in [0, 1] -> the space the model works in (the logit, when enabled)."""
-        return preprocessing.logit_transform(x) if self.logit_transform else x
 
     def _augment(self, x: tf.Tensor, random: tf.Tensor) -> tf.Tensor:
         base = tf.stack([random, tf.constant(0, tf.int64)])

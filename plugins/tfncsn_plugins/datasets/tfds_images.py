@@ -1,4 +1,6 @@
-"""The paper's image datasets through tensorflow-datasets (SPEC section 7, paper section 5).
+"""The paper's image datasets through tensorflow-datasets (paper section 5).
+
+Their preprocessing is docs/algorithms.md section 7.1.
 
 MNIST and Fashion-MNIST also read local IDX files, which is how they work
 offline: `apt-get install dataset-fashion-mnist` puts Fashion-MNIST in
@@ -79,7 +81,7 @@ class CIFAR10(LabelledImageDataset):
 
 
 class CelebA(ImageDataset):
-    """CelebA (TFDS `celeb_a`): centre crop 140, resize to 32x32x3, random flips (SPEC 7)."""
+    """CelebA (TFDS `celeb_a`): crop 140, resize to 32x32x3, random flips (paper section 5)."""
 
     element_shape = (32, 32, 3)
     default_random_flip = True

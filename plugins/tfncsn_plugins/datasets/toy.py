@@ -1,4 +1,7 @@
-"""The paper's 2-D toy: 1/5 N((-5,-5), I) + 4/5 N((5,5), I) (SPEC section 7)."""
+"""The paper's 2-D toy: 1/5 N((-5,-5), I) + 4/5 N((5,5), I).
+
+Paper section 3.2 and Appendix B.1; docs/algorithms.md section 7.2.
+"""
 
 from __future__ import annotations
 

@@ -5,11 +5,14 @@ Loops the exported step program of any sampler (sample_step.onnx, then
 sample_finish.onnx when there is one) as metadata.json describes it, drawing
 every random number with NumPy; inpaints the same way with inpaint_step.onnx:
 
-    python onnx_sample.py --model=E --num_samples=1280 --output=samples.npy
-    python onnx_sample.py --model=E --num_samples=64 --output=grid.png --seed=1
-    python onnx_sample.py --model=E --images=faces.npy --mask=left_half \
+    python -m tfncsn_runtime --model=E --num_samples=1280 --output=samples.npy
+    python -m tfncsn_runtime --model=E --num_samples=64 --output=grid.png --seed=1
+    python -m tfncsn_runtime --model=E --images=faces.npy --mask=left_half \
         --num_completions=4 --output=inpainted.png
-    python onnx_sample.py --model=E --check           # the golden input/output pair
+    python -m tfncsn_runtime --model=E --check           # the golden input/output pair
+
+(`tfncsn-onnx-sample` is the same command; from a checkout without installing,
+`python runtime/tfncsn_runtime/onnx_sample.py` runs this file as a script.)
 
 --model is the export directory (or any file in it). .npy holds the samples
 in model space (as `tfncsn sample` writes them); for inpainting it holds the

@@ -1,0 +1,57 @@
+"""Issue 9.2: many optimisation steps per tf.function call give the same run as one per call."""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfncsn import builders, training
+from tfncsn.config import SigmaConfig, TrainConfig
+
+
+def train_toy(workdir, **settings):
+    """A short toy run with EMA and a diverging-free schedule; returns weights and summaries."""
+    sigmas = builders.make_sigmas(SigmaConfig("geometric", 20.0, 1.0, 10))
+    config = TrainConfig(steps=45, batch_size=32, log_every=10, checkpoint_every=25, seed=5,
+                         ema_decay=0.9, **settings)
+    result = training.train(lambda: builders.make_model("mlp", {}, (2,), sigmas.numpy()),
+                            builders.make_dataset("toy", {}), sigmas, config, str(workdir))
+    reader = tf.train.load_checkpoint(os.path.join(workdir, "checkpoints"))
+    weights = {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+               if name.startswith(("model/", "ema/", "optimizer/"))}
+    losses = [(e.step, tf.make_ndarray(v.tensor).item())
+              for e in tf.compat.v1.train.summary_iterator(
+                  str(next((workdir / "train").glob("events.*"))))
+              for v in e.summary.value if v.tag == "loss"]
+    checkpoints = sorted(p.name for p in (workdir / "checkpoints").glob("ckpt-*.index"))
+    return result, weights, losses, checkpoints
+
+
+def test_many_steps_per_call_equal_one_step_per_call(tmp_path):
+    one = train_toy(tmp_path / "one", steps_per_call=1)
+    for name, steps_per_call in (("seven", 7), ("auto", 0)):
+        other = train_toy(tmp_path / name, steps_per_call=steps_per_call)
+        assert (other[0].step, other[0].loss) == (one[0].step, one[0].loss)
+        assert other[2] == one[2], name  # The loss summary at steps 10, 20, 30, 40, 45.
+        assert other[3] == one[3] == ["ckpt-25.index", "ckpt-45.index"]
+        for key, value in one[1].items():
+            np.testing.assert_array_equal(other[1][key], value, err_msg=f"{name}: {key}")
+
+
+def test_call_sizes_stop_at_every_boundary():
+    config = TrainConfig(steps=45, log_every=10, checkpoint_every=25, sample_every=4)
+    assert [training.steps_to_boundary(s, config) for s in (0, 3, 4, 9, 24, 40, 44)] == [
+        4, 1, 4, 1, 1, 4, 1]
+    assert training.steps_to_boundary(41, TrainConfig(steps=45, log_every=100)) == 4
+
+
+@pytest.mark.parametrize("seconds_per_step, expected", [(0.001, 500), (2.0, 1), (1e-7, 1000)])
+def test_automatic_call_size_aims_at_half_a_second(seconds_per_step, expected):
+    size = training.StepsPerCall(0)
+    assert size.next() == 1
+    size.measured(1, 30.0)  # The first call traces: not counted.
+    assert size.next() == 1
+    size.measured(4, 4 * seconds_per_step)
+    assert size.next() == expected
+    assert training.StepsPerCall(7).next() == 7
