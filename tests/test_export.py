@@ -27,7 +27,7 @@ from tfncsn import builders, config as run_config, sampling, training
 from tfncsn.score_source import ScoreSource
 from tfncsn.conditioning import Inpainting
 from tfncsn.config import SamplerConfig
-from tfncsn.export import Tolerance, verify
+from tfncsn.export import Tolerance, exporter, verify
 from tfncsn.gaussian_mixture import paper_toy
 
 TOLERANCE = Tolerance()  # The documented default: atol 1e-4, rtol 1e-4.
@@ -447,6 +447,18 @@ def test_export_verification_fails_loudly_and_leaves_nothing(toy, tmp_path):
                               "--verify_atol=0", "--verify_rtol=0", check=False))
     assert "verification failed: ONNX vs Keras: max abs diff" in line and "max rel diff" in line
     assert not output.exists() and not (tmp_path / "strict.partial").exists()
+
+
+def test_export_refuses_metadata_the_runtime_could_not_read(toy, tmp_path):
+    """The writer checks the keys the reader requires (declared once, in tfncsn_runtime)."""
+    workdir, export, _ = toy
+    program, _, meta = tf_program(workdir, export)
+    model, _, _ = keras_model(workdir)
+    del meta["postprocess"]
+    output = tmp_path / "incomplete"
+    with pytest.raises(exporter.ExportError, match="lacks postprocess"):
+        exporter.export(model, meta, program, str(output), verify=False)
+    assert not output.exists() and not list(tmp_path.iterdir())
 
 
 def test_compare_flags_shapes_and_non_finite_values():

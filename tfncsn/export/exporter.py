@@ -29,7 +29,7 @@ import numpy as np
 import onnx
 import tensorflow as tf
 
-from tfncsn.export import onnx_score, step_graphs, verify as verify_lib
+from tfncsn.export import metadata, onnx_score, step_graphs, verify as verify_lib
 from tfncsn.export.savedmodel import ScoreModule
 from tfncsn.programs import Sampler, ScoreFn, last_line
 
@@ -116,6 +116,10 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance, 
     if inpainting and sampler.supports_conditioning:
         graphs["inpaint"] = step_graphs.GraphProgram(sampler, score_fn, inpaint=True)
     meta["programs"] = {name: graph.describe(name) for name, graph in graphs.items()}
+    missing = [key for key in metadata.REQUIRED_KEYS if key not in meta]
+    if missing:  # What the runtime reader refuses to load without: fail before any work.
+        raise ExportError(f"export metadata lacks {', '.join(missing)}, which tfncsn_runtime "
+                          "needs; build it with tfncsn.export.metadata.for_run")
 
     log("writing the SavedModel")
     try:

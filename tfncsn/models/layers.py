@@ -21,8 +21,6 @@ defaults follow the reference implementation:
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import keras
 import tensorflow as tf
 
