@@ -86,7 +86,7 @@ def test_evaluate_offline_metrics_and_neighbours(evaluated):
     nb = report["neighbours"]
     assert np.array(nb["train_indices"]).shape == (8, 5)
     assert np.all(np.diff(np.array(nb["distances"]), axis=1) >= 0)
-    assert "as inception_weights or in $TFNCSN_INCEPTION_WEIGHTS" in report["skipped"]["inception"]
+    assert "inception_weights=PATH" in report["skipped"]["inception"]
 
 
 def test_heldout_loss_is_deterministic_and_lower_after_training(evaluated, digits_run):

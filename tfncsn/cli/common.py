@@ -6,9 +6,8 @@ import contextlib
 import dataclasses
 import os
 import re
-from typing import Iterator
-
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Iterator
 
 from absl import logging
 
@@ -28,7 +27,6 @@ def start_tensorflow() -> None:
     Finding the physical devices does not fix the logical ones (--num_cpu_devices still
     works). Commands call this just before their first TensorFlow import.
     """
-    import sys
     if "tensorflow" in sys.modules or FLAGS.debug:
         return
     saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
@@ -106,7 +104,9 @@ def flags_named(*config_classes: type) -> Iterator[None]:
     must ...". Library messages name settings; on the command line those are flags. A name
     is rewritten where it has an underscore or is followed by "=", so plain words stay."""
     names = {run_config.flag_name(field) for cls in config_classes
-             for _, field in run_config.settings(cls)} | {"num_samples", "keep_every"}
+             for _, field in run_config.settings(cls)}
+    names |= {field.name for cls in config_classes for field in dataclasses.fields(cls)
+              if field.name in FLAGS}  # Plain fields that a command fills from its flags.
     try:
         yield
     except ConfigError as e:

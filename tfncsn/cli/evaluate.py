@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS, explicitly_set
-from tfncsn.config import ConfigError, flag_name, settings
+from tfncsn.config import flag_name, settings
 from tfncsn.evaluation.config import EvalConfig
 
 
@@ -38,12 +38,7 @@ def evaluate(config: EvalConfig) -> dict:
     common.start_tensorflow()  # Only once the flags are known to be good.
     from tfncsn import evaluation
     from tfncsn.evaluation import runner
-    if config.reference_stats or (config.explicit and "inception" in config.metrics):
-        if runner.find_weights(config) is None:  # Before loading the model: fail fast.
-            raise ConfigError(
-                "Inception FID/IS need InceptionV3 ImageNet weights with the top: give "
-                f"--inception_weights=PATH or set {evaluation.config.WEIGHTS_ENV}=PATH to "
-                f"Keras's {runner.KERAS_FILE} (nothing is downloaded)")
+    runner.inception_weights(config)  # Its errors before the model is loaded: fail fast.
     return evaluation.evaluate(common.score_source(), config, FLAGS.output,
                                workdir=FLAGS.workdir)
 

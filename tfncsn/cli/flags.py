@@ -13,6 +13,7 @@ from typing import Any
 from absl import flags
 
 from tfncsn import config
+from tfncsn.evaluation.config import EvalConfig
 
 FLAGS = flags.FLAGS
 
@@ -107,4 +108,7 @@ flags.DEFINE_list("bench_jit", ["off", "on"], "bench: jit_compile settings to me
 flags.DEFINE_integer("bench_steps", 5, "bench: timed steps per configuration after warm-up.")
 
 import tfncsn.cli.export_flags  # noqa: F401
-import tfncsn.cli.evaluate_flags  # noqa: F401
+
+# `tfncsn evaluate`: its settings (docs/evaluation.md); it also reads --workdir, --num_samples,
+# --seed, --output, --data_dir, --keep_every and the sampler flags above.
+define_setting_flags(EvalConfig)

@@ -20,9 +20,10 @@ def write(path: str, extension: str, samples: np.ndarray, states, source) -> Non
         box = source.dataset.prior_range
         figures.save_png(figures.scatter_panels([(source.description, samples)], box), path)
     elif samples.ndim == 4:
-        figures.save_png(figures.image_grid(source.dataset.to_pixels(samples)), path)
+        pixels = source.dataset.to_pixels(samples)
+        figures.save_png(figures.image_grid(pixels), path)
         if states is not None:
-            strip = figures.states_strip(source.dataset.to_pixels(states), source.dataset.to_pixels(samples))
+            strip = figures.states_strip(source.dataset.to_pixels(states), pixels)
             figures.save_png(strip, states_path(path))
     else:
         raise ConfigError(f"cannot draw samples of shape {samples.shape[1:]} as PNG; "

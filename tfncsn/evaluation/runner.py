@@ -36,16 +36,26 @@ _PRESENTATION_OPTIONS = ("logit_transform", "random_flip", "dequantize")
 
 
 def missing_weights_message() -> str:
-    return (f"Inception FID/IS need InceptionV3 ImageNet weights with the top: give the path "
-            f"of Keras's {KERAS_FILE} as inception_weights or in ${WEIGHTS_ENV} (nothing is "
-            "downloaded)")
+    return (f"Inception FID/IS need InceptionV3 ImageNet weights with the top: give "
+            f"inception_weights=PATH or set {WEIGHTS_ENV}=PATH to Keras's {KERAS_FILE} "
+            "(nothing is downloaded)")
 
 
-def find_weights(config: EvalConfig) -> str | None:
-    """The InceptionV3 weights file: the configured one, else $TFNCSN_INCEPTION_WEIGHTS, else
-    Keras's cached copy; None when there is none."""
-    from tfncsn.metrics import inception as inc  # Keras applications: imported on use.
-    return inc.find_weights(config.inception_weights, WEIGHTS_ENV)
+def inception_weights(config: EvalConfig) -> str | None:
+    """The InceptionV3 weights file (the configured one, else $TFNCSN_INCEPTION_WEIGHTS, else
+    Keras's cached copy), None when there is none; raises ConfigError when the Inception
+    metrics were asked for by name (or `reference_stats` given) and cannot run."""
+    weights = None
+    if "inception" in config.metrics:
+        from tfncsn.metrics import inception as inc  # Keras applications: imported on use.
+        weights = inc.find_weights(config.inception_weights, WEIGHTS_ENV)
+    if weights is None and (config.reference_stats or (config.explicit
+                                                       and "inception" in config.metrics)):
+        raise ConfigError(missing_weights_message())
+    if config.reference_stats and "inception" not in config.metrics:
+        raise ConfigError("reference_stats is for the Inception FID; add inception to "
+                          "eval_metrics")
+    return weights
 
 
 @dataclasses.dataclass
@@ -125,6 +135,7 @@ class Evaluation:
         self.source, self.config, self.plan = source, config, plan
         self.stem = os.path.splitext(output)[0]
         self.output = output
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
         config = source.config
         self.report: dict[str, Any] = {
             "tfncsn_version": tfncsn.__version__, "workdir": workdir,
@@ -151,8 +162,7 @@ class Evaluation:
         self.network = inc.load_inception(self.plan.weights)
 
     def path(self, suffix: str) -> str:
-        """NAMEsuffix, beside the JSON (its folder created on first use)."""
-        os.makedirs(os.path.dirname(os.path.abspath(self.output)), exist_ok=True)
+        """NAMEsuffix, beside the JSON."""
         return f"{self.stem}{suffix}"
 
     def timed(self, name: str, fn, *args):
@@ -408,14 +418,8 @@ def evaluate(source: ScoreSource, config: EvalConfig, output: str,
              workdir: str | None = None) -> dict[str, Any]:
     """Runs the metrics of `config` that apply to the source's dataset and writes the report
     to `output` (.json) with its Markdown and figures beside it; returns the report."""
-    weights = find_weights(config) if "inception" in config.metrics else None
-    if weights is None and (config.reference_stats or (config.explicit
-                                                       and "inception" in config.metrics)):
-        raise ConfigError(missing_weights_message())
-    if config.reference_stats and "inception" not in config.metrics:
-        raise ConfigError("reference_stats is for the Inception FID; add inception to the "
-                          "metrics")
-    plan = plan_metrics(source.dataset, config.metrics, config.explicit, weights)
+    plan = plan_metrics(source.dataset, config.metrics, config.explicit,
+                        inception_weights(config))
     with explained(source.dataset):  # A file the data pipeline cannot read is named.
         evaluation = Evaluation(source, config, plan, output, workdir)
         # The held-out loss first: sampling leaves the score function compiled for other
