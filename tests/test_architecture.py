@@ -126,9 +126,11 @@ def build_libraries():
     libraries = {}
     for block in re.findall(r"py_library\((.*?)\n\)", text, re.S):
         name = re.search(r'name = "(\w+)"', block).group(1)
-        srcs = re.search(r"srcs = (.*?)\n", block)
-        globs = re.findall(r'"([^"]+\.py)"', srcs.group(1)) if srcs else []
-        excludes = re.findall(r'exclude = \["([^"]+)"\]', srcs.group(1)) if srcs else []
+        srcs = re.search(r"srcs = (.*?),\n    \w+ =", block, re.S)  # May span lines.
+        srcs_text = srcs.group(1) if srcs else ""
+        exclude = re.search(r"exclude = \[(.*?)\]", srcs_text, re.S)
+        excludes = re.findall(r'"([^"]+)"', exclude.group(1)) if exclude else []
+        globs = re.findall(r'"([^"]+\.py)"', srcs_text)
         deps = re.search(r"deps = \[(.*?)\]", block, re.S)
         libraries[name] = ([g for g in globs if g not in excludes], excludes,
                            set(re.findall(r'":(\w+)"', deps.group(1))) if deps else set())
@@ -168,3 +170,14 @@ def test_a_training_setting_reaches_the_optimizer():
     optimizer = training.make_optimizer(config.TrainConfig(adam_epsilon=1e-8, beta_1=0.5))
     assert (optimizer.epsilon, optimizer.beta_1) == (1e-8, 0.5)
     assert config.RunConfig().to_dict()["train"]["adam_epsilon"] == 1e-7
+
+
+def test_help_lists_every_command():
+    """`tfncsn --help` shows the commands (absl prints the __main__ docstring, which the
+    console script does not have)."""
+    from tfncsn.cli import main
+    from conftest import run_cli
+    proc = run_cli("--help", check=False)
+    assert proc.stdout.startswith("tfncsn: Noise Conditional Score Networks"), proc.stdout
+    for command in main.COMMANDS:
+        assert f"\n  {command} " in proc.stdout, command

@@ -118,12 +118,20 @@ def test_bad_inpainting_input_is_one_line(digits_run, tmp_path):
         assert expected in error_line(proc)
 
 
-@pytest.mark.slow  # About a minute: bench runs one process per configuration.
+@pytest.mark.slow  # A few minutes: bench runs one process per configuration.
 def test_bench_writes_its_table(tmp_path):
     output = tmp_path / "bench.json"
     run_cli("bench", "--bench_networks=8x8x1:4", "--bench_batch_sizes=2", "--bench_jit=off",
             "--bench_steps=1", f"--output={output}")
-    (row,) = json.loads(output.read_text())["results"]
-    for key in ("train_images_per_second", "score_evaluations_per_second", "peak_memory_mb",
-                "parameters"):
-        assert row[key] > 0, key
+    table = json.loads(output.read_text())
+    assert set(table["machine"]["matmul_gflops"]) == {"float32", "bfloat16", "float16"}
+    assert min(table["machine"]["matmul_gflops"].values()) > 0
+    rows = {row["precision"]: row for row in table["results"]}
+    assert set(rows) == {"float32", "mixed_bfloat16"}  # The default --bench_precisions.
+    for row in rows.values():
+        for key in ("train_images_per_second", "score_evaluations_per_second",
+                    "sampler_evaluations_per_second", "peak_memory_mb", "parameters",
+                    "forward_gflop_per_example", "train_fraction_of_peak"):
+            assert row[key] > 0, key
+    assert rows["float32"]["onnx_score_evaluations_per_second"] > 0
+    assert "onnx_score_evaluations_per_second" not in rows["mixed_bfloat16"]

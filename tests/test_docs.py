@@ -13,7 +13,7 @@ from absl import flags
 
 import tfncsn.cli.flags  # noqa: F401  Defines the flags.
 from conftest import REPO, run_cli
-from tfncsn import registry
+from tfncsn import config as run_config, registry
 
 README = (REPO / "README.md").read_text()
 
@@ -44,11 +44,49 @@ def test_every_config_flag_exists_and_differs_from_its_default(config):
             assert flag.parser.parse(value) != flag.default, f"{config.name}: --{name} is the default"
 
 
-def test_every_flag_is_documented_with_its_default():
-    for name in ("workdir", "dataset", "model", "sigma_schedule", "loss", "sampler", "eps",
-                 "steps_per_level", "step_convention", "denoise", "num_samples", "keep_every",
-                 "score", "langevin_steps", "seed", "steps", "batch_size", "debug"):
-        assert f"`--{name}`" in README, name
+def flag_table_rows():
+    """(flag names, default cell) of each row of the README's flag table."""
+    table = README.split("| flag | default | meaning |")[1].split("\n\n")[0]
+    for line in table.strip().splitlines()[1:]:
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        yield re.findall(r"`--(\w+)`", cells[0]), cells[1]
+
+
+def documented_default(text: str, default):
+    """The README's spelling of a default (`none`, true/false, numbers, `a,b` lists) read as
+    the type of the flag's `default`."""
+    text = text.strip().strip("`")
+    if text == "none":
+        return None if default in (None, "", [], {}) else text
+    if isinstance(default, bool):
+        return {"true": True, "false": False}.get(text, text)
+    if isinstance(default, (int, float)):
+        return float(text)
+    if isinstance(default, list):
+        return text.split(",")
+    return text
+
+
+def test_the_flag_table_gives_every_setting_with_its_default():
+    """Every run setting's flag is in the table, and every default the table states is the
+    flag's (for the Langevin shortcuts, the default sampler's option)."""
+    rows = list(flag_table_rows())
+    documented = {name for names, _ in rows for name in names}
+    for _, field in run_config.settings(run_config.RunConfig):
+        assert run_config.flag_name(field) in documented, run_config.flag_name(field)
+    sampler_defaults = vars(registry.samplers.get("annealed_langevin").Options())
+    checked = 0
+    for names, defaults in rows:
+        # The Langevin shortcut flags default to the sampler's own option defaults.
+        shortcut = defaults.startswith("the sampler's (")
+        values = re.split(r",\s+", defaults.removeprefix("the sampler's (").rstrip(")"))
+        assert len(values) == len(names), (names, defaults)
+        for name, value in zip(names, values):
+            default = sampler_defaults[name] if shortcut else flags.FLAGS[name].default
+            default = None if default in ("", [], {}) else default
+            assert documented_default(value, default) == default, (name, value, default)
+            checked += 1
+    assert checked > 30
 
 
 def test_every_builtin_plugin_is_in_the_plugin_table():

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import contextlib
+from typing import Any, Iterator, Sequence
 
 import keras
 import tensorflow as tf
 
 from tfncsn import programs, registry
-from tfncsn.config import ConfigError, SamplerConfig, SigmaConfig
+from tfncsn.config import PRECISIONS, ConfigError, SamplerConfig, SigmaConfig
 from tfncsn.interfaces import POSTPROCESS_KINDS, Dataset
 from tfncsn.schedules import validate_sigmas
 
@@ -35,16 +36,36 @@ def make_dataset(name: str, options: dict[str, Any], data_dir: str | None = None
     return dataset
 
 
-def make_model(name: str, options: dict[str, Any], input_shape: Sequence[int],
-               sigmas: Sequence[float]) -> keras.Model:
-    """Builds model `name` and creates its weights with one call on zeros."""
-    factory = registry.models.get(name)
+@contextlib.contextmanager
+def dtype_policy(precision: str) -> Iterator[None]:
+    """Keras layers made inside take the dtype policy `precision` (a name of
+    `config.PRECISIONS`); the global policy is restored afterwards."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
     try:
-        model = factory(input_shape=tuple(input_shape), sigmas=[float(s) for s in sigmas],
-                        **options)
-    except (TypeError, ValueError) as e:  # Keras raises ValueError for unknown keywords.
-        raise ConfigError(f"model '{name}' rejected options {options}: {e}") from e
-    model(tf.zeros([1, *input_shape]), tf.zeros([1], tf.int32))
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def make_model(name: str, options: dict[str, Any], input_shape: Sequence[int],
+               sigmas: Sequence[float], precision: str = "float32") -> keras.Model:
+    """Builds model `name` in `precision` and creates its weights with one call on zeros.
+
+    Under a mixed policy the weights stay float32 and the layers compute in 16 bits;
+    the built-in models return float32 scores and take their normalisation statistics
+    in float32.
+    """
+    factory = registry.models.get(name)
+    with dtype_policy(precision):
+        try:
+            model = factory(input_shape=tuple(input_shape), sigmas=[float(s) for s in sigmas],
+                            **options)
+        except (TypeError, ValueError) as e:  # Keras raises ValueError for unknown keywords.
+            raise ConfigError(f"model '{name}' rejected options {options}: {e}") from e
+        model(tf.zeros([1, *input_shape]), tf.zeros([1], tf.int32))
     return model
 
 

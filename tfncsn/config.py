@@ -18,6 +18,9 @@ from typing import Any, Iterator, Sequence
 CONFIG_FILE = "config.json"
 LOSSES = ("dsm", "ssm")
 SSM_PROJECTIONS = ("gaussian", "rademacher")
+# Keras dtype policies of the score network: "mixed_*" computes in 16 bits and keeps
+# the weights, the losses, the sigma arithmetic, the sampler updates and the EMA in float32.
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 class ConfigError(ValueError):
@@ -169,9 +172,16 @@ class RunConfig:
     model_options: dict[str, Any] = setting(
         {}, "A model keyword option as key=value (JSON value), e.g. hidden_units=[64,64]; "
         "repeat the flag for more.")
+    precision: str = setting(
+        "float32", "Compute precision of the score network (a Keras dtype policy) when "
+        "training and sampling; mixed_float16 trains with dynamic loss scaling. Exports "
+        "are float32.", choices=PRECISIONS)
     sigmas: SigmaConfig = SigmaConfig()
     sampler: SamplerConfig = SamplerConfig()
     train: TrainConfig = TrainConfig()
+
+    def __post_init__(self):
+        check_settings(self)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -181,6 +191,7 @@ class RunConfig:
         try:
             return cls(dataset=d["dataset"], dataset_options=dict(d.get("dataset_options", {})),
                        model=d["model"], model_options=dict(d.get("model_options", {})),
+                       precision=d.get("precision", "float32"),
                        sigmas=SigmaConfig.from_dict(d["sigmas"]),
                        sampler=SamplerConfig.from_dict(d["sampler"]),
                        train=TrainConfig(**d["train"]))
@@ -191,7 +202,9 @@ class RunConfig:
         """What must not change when a run resumes: it decides the checkpoint's layout."""
         return {"dataset": self.dataset, "model": self.model,
                 "model_options": self.model_options, "sigmas": dataclasses.asdict(self.sigmas),
-                "ema": self.train.ema_decay > 0}
+                "ema": self.train.ema_decay > 0,
+                # The loss scale's variables are part of the optimizer's checkpoint.
+                "loss_scaling": self.precision == "mixed_float16"}
 
 
 def settings(cls: type = RunConfig, path: tuple[str, ...] = ()

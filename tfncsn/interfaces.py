@@ -121,6 +121,19 @@ class HasExactScore(Protocol):
         ...
 
 
+@runtime_checkable
+class HasLabels(Protocol):
+    """A dataset whose examples carry integer class labels (optional; e.g. for the
+    noise-conditional classifier of `tfncsn train-classifier`, docs/conditioning.md).
+
+    `load_labelled(split)` gives finite (example, label int64 []) pairs of "train" or "test",
+    the examples exactly as `load(split)` gives them; labels are 0, 1, ..., K - 1.
+    """
+
+    def load_labelled(self, split: str) -> tf.data.Dataset:
+        ...
+
+
 class ModelFactory(Protocol):
     """Group `tfncsn.models`: builds a Keras model called as `model(x, level)`.
 

@@ -11,7 +11,7 @@ import dataclasses
 import tensorflow as tf
 from absl import logging
 
-from tfncsn import builders, programs, sampling, training
+from tfncsn import builders, conditioning, programs, sampling, training
 from tfncsn.config import ConfigError, RunConfig, SamplerConfig
 from tfncsn.interfaces import Dataset, HasExactScore, ScoreFn
 from tfncsn.progress import progress_bar, step_callback
@@ -78,9 +78,26 @@ def load(config: RunConfig, workdir: str | None, data_dir: str | None = None,
                            lambda x, level: dataset.exact_score(x, tf.gather(sigmas, level)),
                            "exact score", lambda x, sigma: dataset.exact_score(x, sigma))
     model = builders.make_model(config.model, config.model_options, dataset.element_shape,
-                                sigmas.numpy())
+                                sigmas.numpy(), config.precision)
     step = training.restore_model(model, workdir)
     return ScoreSource.for_model(config, dataset, sigmas, model, f"model at step {step}")
+
+
+def guided(source: ScoreSource, log_prob_fn: conditioning.LogProbFn, labels, scale: float,
+           target: str) -> ScoreSource:
+    """`source` with classifier guidance towards `labels` [N] at `scale` in both of its score
+    functions (`conditioning.guided_score`; Song et al. 2021, eq. 14); `target` names the
+    class(es) in the description."""
+    sigmas = source.sigmas.numpy()
+    level_fn = conditioning.guided_score(source.score_fn, log_prob_fn, labels, scale, "level",
+                                         sigmas)
+    sigma_fn = (None if source.sigma_score_fn is None else
+                conditioning.guided_score(source.sigma_score_fn, log_prob_fn, labels, scale,
+                                          "sigma", sigmas))
+    return dataclasses.replace(
+        source, score_fn=level_fn, sigma_score_fn=sigma_fn,
+        description=f"{source.description}, guided by the classifier (scale {scale:g}) to "
+                    f"class {target}")
 
 
 def run_program(source: ScoreSource, program: Sampler, num_samples: int, seed: int,

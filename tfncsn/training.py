@@ -84,10 +84,20 @@ class TrainState:
         return tf.train.Checkpoint(**items)
 
 
-def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    """Adam with the run's settings (paper Appendix B.2: learning rate 1e-3)."""
-    return keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1,
+def make_optimizer(config: TrainConfig, loss_scaling: bool = False
+                   ) -> keras.optimizers.Optimizer:
+    """Adam with the run's settings (paper Appendix B.2: learning rate 1e-3); with
+    `loss_scaling`, wrapped in Keras's dynamic loss scaling (for float16 compute: the loss
+    is scaled up before the backward pass, the gradients down before Adam, and a step
+    whose gradients overflow is skipped and halves the scale)."""
+    adam = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1,
                                  epsilon=config.adam_epsilon)
+    return keras.optimizers.LossScaleOptimizer(adam) if loss_scaling else adam
+
+
+def needs_loss_scaling(model: keras.Model) -> bool:
+    """Whether `model` computes in float16, whose small gradients underflow without it."""
+    return model.dtype_policy.compute_dtype == "float16"
 
 
 def make_objective(config: TrainConfig):
@@ -126,11 +136,15 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
     num_levels = int(sigmas.shape[0])
     replicas = strategy.num_replicas_in_sync
 
+    loss_scale = (state.optimizer.dynamic_scale if isinstance(
+        state.optimizer, keras.optimizers.LossScaleOptimizer) else None)
+
     def loss_and_gradients(x, noise):
         with tf.GradientTape() as tape:
             out = loss_fn(lambda x, level: state.model(x, level, training=True), x, sigmas,
                           global_batch_size=config.batch_size, **noise)
-        gradients = tape.gradient(out.loss, state.model.trainable_variables)
+            objective = out.loss if loss_scale is None else state.optimizer.scale_loss(out.loss)
+        gradients = tape.gradient(objective, state.model.trainable_variables)
         # Level-embedding gradients come as IndexedSlices; the tables are tiny [L, C].
         return out, [tf.convert_to_tensor(g) for g in gradients]
 
@@ -144,9 +158,12 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
         # sums the replicas' gradients again in apply(), hence the division below.
         context = tf.distribute.get_replica_context()
         gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
-        grad_norm = tf.linalg.global_norm(gradients)
+        grad_norm = tf.linalg.global_norm(gradients)  # Of the scaled ones when loss scaling.
         if config.grad_clip_norm > 0:
-            gradients, _ = tf.clip_by_global_norm(gradients, config.grad_clip_norm, grad_norm)
+            clip_norm = config.grad_clip_norm * (1.0 if loss_scale is None else loss_scale)
+            gradients, _ = tf.clip_by_global_norm(gradients, clip_norm, grad_norm)
+        if loss_scale is not None:
+            grad_norm = grad_norm / loss_scale
         state.optimizer.apply([g / replicas for g in gradients], variables)
         for average, variable in zip(state.ema, variables):
             average.assign(config.ema_decay * average + (1.0 - config.ema_decay) * variable)
@@ -363,7 +380,7 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
     keras.utils.set_random_seed(config.seed)  # Python, NumPy, TF and Keras initialisers.
     with strategy.scope():
         model = build_model()
-        optimizer = make_optimizer(config)
+        optimizer = make_optimizer(config, loss_scaling=needs_loss_scaling(model))
         optimizer.build(model.trainable_variables)
         ema = [tf.Variable(v, trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
                for v in model.trainable_variables] if config.ema_decay > 0 else []

@@ -486,17 +486,46 @@ def read_golden(export: Export) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         raise SampleError(f"cannot read the golden pair '{path}' ({e})") from None
 
 
+def tolerance_scale(expected: np.ndarray, scale: str = "rms") -> np.ndarray:
+    """What `rtol` multiplies, per element of `expected` [N, ...]: with "rms" the root mean
+    square of each row (each input's score has one scale: float32 rounding grows with it,
+    and an element near 0 in a row of large scores is no more exact than the others);
+    "abs" is |expected| elementwise (numpy.allclose's rule; exports before "scale" existed)."""
+    expected = np.abs(np.asarray(expected, np.float64))
+    if scale == "abs" or expected.ndim < 2:
+        return expected
+    rows = expected.reshape(len(expected), -1)
+    rms = np.sqrt(np.mean(rows ** 2, axis=1))
+    return np.broadcast_to(rms.reshape((-1,) + (1,) * (expected.ndim - 1)), expected.shape)
+
+
+def compare_to_tolerance(got, expected, tolerance: dict) -> tuple[bool, float, float, str]:
+    """(passed, max abs diff, max rel diff, its description) for
+    |got - expected| <= atol + rtol * scale (`tolerance_scale`; docs/export.md)."""
+    got, expected = np.asarray(got, np.float64), np.asarray(expected, np.float64)
+    atol, rtol = tolerance["atol"], tolerance["rtol"]
+    scale_name = tolerance.get("scale", "abs")
+    rule = (f"|diff| <= {atol:g} + {rtol:g} "
+            + ("rms(expected of the input)" if scale_name == "rms" else "|expected|"))
+    if got.shape != expected.shape:
+        return False, math.inf, math.inf, f"shape {got.shape} != {expected.shape} ({rule})"
+    if not np.all(np.isfinite(got)):
+        return False, math.inf, math.inf, f"non-finite values ({rule})"
+    diff = np.abs(got - expected)
+    scale = tolerance_scale(expected, scale_name)
+    max_abs = float(diff.max()) if diff.size else 0.0
+    max_rel = float((diff / np.maximum(scale, atol)).max()) if diff.size else 0.0
+    passed = bool(np.all(diff <= atol + rtol * scale))
+    return passed, max_abs, max_rel, (f"max abs diff {max_abs:.3g}, max rel diff "
+                                      f"{max_rel:.3g} (tolerance {rule})")
+
+
 def check_golden(export: Export) -> str:
     """Runs the golden input through model.onnx; returns a summary or raises SampleError."""
     x, level, expected = read_golden(export)
     tolerance = export.meta.get("tolerance", {"atol": 1e-4, "rtol": 1e-4})
-    got = export.score(x, level).astype(np.float64)
-    diff = np.abs(got - expected)
-    limit = tolerance["atol"] + tolerance["rtol"] * np.abs(expected)
-    summary = (f"max abs diff {diff.max():.3g}, max rel diff "
-               f"{(diff / np.maximum(np.abs(expected), tolerance['atol'])).max():.3g} "
-               f"(tolerance |diff| <= {tolerance['atol']:g} + {tolerance['rtol']:g} |expected|)")
-    if got.shape != expected.shape or not np.all(diff <= limit):
+    passed, _, _, summary = compare_to_tolerance(export.score(x, level), expected, tolerance)
+    if not passed:
         raise SampleError(f"golden check failed: {summary}")
     return f"golden check passed on {len(x)} inputs: {summary}"
 

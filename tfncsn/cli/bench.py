@@ -1,4 +1,5 @@
-"""`tfncsn bench`: training images/s, score evaluations/s and peak memory per configuration."""
+"""`tfncsn bench`: training images/s, score evaluations/s (forward pass, whole sampler run,
+ONNX Runtime) and peak memory per configuration, each beside the machine's matmul peak."""
 
 from __future__ import annotations
 
@@ -9,12 +10,16 @@ import sys
 
 from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS, explicitly_set, parse_options
-from tfncsn.config import ConfigError
+from tfncsn.config import PRECISIONS, ConfigError
 
 
 def configurations() -> list[dict]:
-    """Every (network, batch size, jit) combination asked for by the bench flags."""
+    """Every (network, batch size, jit, precision) combination asked for by the bench flags."""
     model = FLAGS.model if explicitly_set("model") else "refinenet"
+    unknown = [p for p in FLAGS.bench_precisions if p not in PRECISIONS]
+    if unknown:
+        raise ConfigError(f"--bench_precisions takes {', '.join(PRECISIONS)}, got "
+                          f"{', '.join(unknown)}")
     result = []
     for spec in FLAGS.bench_networks:
         shape_text, _, ngf = spec.partition(":")
@@ -26,32 +31,69 @@ def configurations() -> list[dict]:
             raise ConfigError(f"--bench_networks entries look like 28x28x1:64, got '{spec}'") from e
         for batch_size in FLAGS.bench_batch_sizes:
             for jit in FLAGS.bench_jit:
-                result.append({"model": model, "model_options": options, "shape": shape,
-                               "batch_size": int(batch_size), "jit_compile": jit == "on",
-                               "steps": FLAGS.bench_steps})
+                for precision in FLAGS.bench_precisions:
+                    result.append({
+                        "model": model, "model_options": options, "shape": shape,
+                        "batch_size": int(batch_size), "jit_compile": jit == "on",
+                        "precision": precision, "steps": FLAGS.bench_steps,
+                        # ONNX once per network and batch: exports are float32, without XLA.
+                        "onnx": FLAGS.bench_onnx and precision == "float32" and jit != "on"})
     return result
+
+
+def fraction_of_peak(gflops: float, precision: str, peaks: dict[str, float]) -> float:
+    """`gflops` as a fraction of the matmul peak of the dtype `precision` computes in."""
+    dtype = "float32" if precision == "float32" else precision.removeprefix("mixed_")
+    return round(gflops / peaks[dtype], 3)
+
+
+def _run(args: list[str]) -> tuple[dict | None, str]:
+    """Runs `python -m tfncsn.bench ARGS`: (its JSON result, or None and its last line)."""
+    proc = subprocess.run([sys.executable, "-m", "tfncsn.bench", *args],
+                          capture_output=True, text=True, env=dict(os.environ))
+    if proc.returncode != 0:
+        return None, (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), ""
+
+
+def _label(config: dict) -> str:
+    return (f"{config['model']} {'x'.join(map(str, config['shape']))} {config['model_options']} "
+            f"batch {config['batch_size']} jit {'on' if config['jit_compile'] else 'off'} "
+            f"{config['precision']}")
 
 
 def run() -> None:
     common.check_output(FLAGS.output, (".json",))
+    configs = configurations()
+    print("measuring the machine's matmul peak ...", file=sys.stderr, flush=True)
+    machine, error = _run(["--machine"])
+    if machine is None:
+        raise ConfigError(f"the machine measurement failed: {error}")
+    peaks = machine["matmul_gflops"]
+    print(f"  {machine['cpu']} ({', '.join(machine['features']) or 'no AVX'}): matmul "
+          + ", ".join(f"{dtype} {gflops} GFLOP/s" for dtype, gflops in peaks.items()),
+          file=sys.stderr)
     rows = []
-    for config in configurations():
-        label = (f"{config['model']} {'x'.join(map(str, config['shape']))} "
-                 f"{config['model_options']} batch {config['batch_size']} "
-                 f"jit {'on' if config['jit_compile'] else 'off'}")
-        print(f"measuring {label} ...", file=sys.stderr, flush=True)
-        proc = subprocess.run([sys.executable, "-m", "tfncsn.bench", json.dumps(config)],
-                              capture_output=True, text=True, env=dict(os.environ))
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            rows.append({**config, "error": last})
-            print(f"  failed: {last}", file=sys.stderr)
+    for config in configs:
+        print(f"measuring {_label(config)} ...", file=sys.stderr, flush=True)
+        row, error = _run([json.dumps(config)])
+        if row is None:
+            rows.append({**config, "error": error})
+            print(f"  failed: {error}", file=sys.stderr)
             continue
-        row = json.loads(proc.stdout.strip().splitlines()[-1])
+        row["train_fraction_of_peak"] = fraction_of_peak(row["train_gflops"],
+                                                         config["precision"], peaks)
+        row["score_fraction_of_peak"] = fraction_of_peak(row["score_gflops"],
+                                                         config["precision"], peaks)
         rows.append(row)
-        print(f"  train {row['train_images_per_second']} images/s, score "
-              f"{row['score_evaluations_per_second']} evaluations/s, peak "
-              f"{row['peak_memory_mb']} MB", file=sys.stderr)
+        onnx = row.get("onnx_score_evaluations_per_second")
+        print(f"  train {row['train_images_per_second']} images/s "
+              f"({row['train_fraction_of_peak']:.0%} of peak), score "
+              f"{row['score_evaluations_per_second']} evaluations/s "
+              f"({row['score_fraction_of_peak']:.0%}), sampler "
+              f"{row['sampler_evaluations_per_second']} evaluations/s"
+              + (f", ONNX Runtime {onnx} evaluations/s" if onnx else "")
+              + f", peak {row['peak_memory_mb']} MB", file=sys.stderr)
     with open(FLAGS.output, "w") as f:
-        json.dump({"machine": {"cpus": os.cpu_count()}, "results": rows}, f, indent=2)
+        json.dump({"machine": machine, "results": rows}, f, indent=2)
     print(f"wrote {FLAGS.output}: {len(rows)} configurations")

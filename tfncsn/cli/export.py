@@ -26,6 +26,7 @@ def run() -> None:
     config = dataclasses.replace(saved, sampler=common.sampler_from_flags(saved.sampler))
     dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)
     sigmas = builders.make_sigmas(config.sigmas)
+    # float32 whatever the run's precision: the weights are float32 in every policy.
     model = builders.make_model(config.model, config.model_options, dataset.element_shape,
                                 sigmas.numpy())
     source = score_source.ScoreSource.for_model(config, dataset, sigmas, model, "export")

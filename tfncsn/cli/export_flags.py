@@ -8,7 +8,7 @@ flags.DEFINE_bool("verify", True, "export: compare Keras, SavedModel and ONNX sc
                   "inputs, and each step graph with TensorFlow on identical noise; fail beyond "
                   "the tolerance.")
 flags.DEFINE_float("verify_atol", 1e-4, "export: absolute tolerance of --verify "
-                   "(|diff| <= atol + rtol |keras|).")
+                   "(|diff| <= atol + rtol * rms of each input's Keras score).")
 flags.DEFINE_float("verify_rtol", 1e-4, "export: relative tolerance of --verify.")
 flags.DEFINE_integer("onnx_opset", 17, "export: ONNX opset of every graph.")
 flags.DEFINE_bool("export_inpainting", True, "export: also write inpaint_step.onnx (and "

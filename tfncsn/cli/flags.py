@@ -13,6 +13,7 @@ from typing import Any
 from absl import flags
 
 from tfncsn import config
+from tfncsn.classifier import ClassifierConfig
 from tfncsn.evaluation.config import EvalConfig
 
 FLAGS = flags.FLAGS
@@ -70,6 +71,12 @@ flags.DEFINE_integer("keep_every", 0, "Keep the state every this many Langevin s
 flags.DEFINE_enum("score", "model", ["model", "exact"],
                   "model: the trained network in --workdir; exact: the dataset's analytic score.")
 flags.DEFINE_integer("langevin_steps", 1000, "figure3: steps of the plain Langevin panel.")
+# Class-conditional sampling by classifier guidance (docs/conditioning.md).
+flags.DEFINE_string("class", None, "sample: draw class K (an integer) with the classifier of "
+                    "--workdir/classifier/ (tfncsn train-classifier), or all: --num_samples of "
+                    "each class, one PNG row per class.")
+flags.DEFINE_float("guidance", 1.0, "sample --class: the guidance scale S in s(x) + S grad_x "
+                   "log p(y | x, sigma) (1: the conditional score by Bayes' rule).")
 
 flags.DEFINE_bool("debug", False, "Show full tracebacks instead of one-line errors.")
 
@@ -96,15 +103,24 @@ flags.DEFINE_string("images", None, "inpaint: images to complete: test:N or trai
                     "dataset), a .npy/.npz array [N,H,W,C] in [0,1] or uint8, an image file or "
                     "a folder of images.")
 flags.DEFINE_string("mask", "right_half", "inpaint: the region to fill (left_half, right_half, "
-                    "top_half, bottom_half, center) or a .npy/.png file where 1/white marks "
-                    "KNOWN pixels.")
+                    "top_half, bottom_half, center), a .npy/.png file where 1/white marks "
+                    "KNOWN pixels, or grayscale: colour RGB images, their gray image known.")
 flags.DEFINE_integer("num_completions", 4, "inpaint: completions drawn per image.")
+
+# NCSNv2's noise-level rules.
+flags.DEFINE_integer("num_examples", 10_000, "noise-levels: training examples whose largest "
+                     "pairwise distance is sigma_1 (the first N in the dataset's order; 0: all).",
+                     lower_bound=0)
 
 # Benchmark.
 flags.DEFINE_list("bench_networks", ["28x28x1:64", "32x32x3:128"], "bench: HxWxC:ngf of each "
                   "network (the paper's MNIST and CIFAR-10 sizes by default).")
 flags.DEFINE_list("bench_batch_sizes", ["8"], "bench: batch sizes to measure.")
 flags.DEFINE_list("bench_jit", ["off", "on"], "bench: jit_compile settings to measure (off, on).")
+flags.DEFINE_list("bench_precisions", ["float32", "mixed_bfloat16"], "bench: precisions to "
+                  "measure (float32, mixed_bfloat16, mixed_float16).")
+flags.DEFINE_boolean("bench_onnx", True, "bench: also time each float32 network in ONNX Runtime "
+                     "(converting a paper-size network takes a few minutes).")
 flags.DEFINE_integer("bench_steps", 5, "bench: timed steps per configuration after warm-up.")
 
 import tfncsn.cli.export_flags  # noqa: F401
@@ -112,3 +128,6 @@ import tfncsn.cli.export_flags  # noqa: F401
 # `tfncsn evaluate`: its settings (docs/evaluation.md); it also reads --workdir, --num_samples,
 # --seed, --output, --data_dir, --keep_every and the sampler flags above.
 define_setting_flags(EvalConfig)
+
+# `tfncsn train-classifier`: the noise-conditional classifier's settings (tfncsn/classifier.py).
+define_setting_flags(ClassifierConfig)

@@ -11,6 +11,7 @@ from tfncsn.config import ConfigError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 NAMED_MASKS = ("left_half", "right_half", "top_half", "bottom_half", "center")
+GRAYSCALE = "grayscale"  # --mask=grayscale: colorization, the luminance known.
 
 
 def _fit(image: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:
@@ -65,11 +66,19 @@ def load_images(spec: str, shape: tuple[int, int, int]) -> np.ndarray:
     raise ConfigError(f"--images: unsupported file '{spec}' (use .npy, .npz, .png or .jpg)")
 
 
+def check_colour(shape: tuple[int, int, int], dataset: str) -> None:
+    """--mask=grayscale needs RGB images: one clear line otherwise."""
+    if shape[-1] != 3:
+        raise ConfigError(f"--mask={GRAYSCALE} colours RGB images, but dataset '{dataset}' has "
+                          f"{shape[-1]} channel{'s' if shape[-1] != 1 else ''}; use a region "
+                          f"mask ({', '.join(NAMED_MASKS)}) or an RGB dataset")
+
+
 def make_mask(spec: str, shape: tuple[int, int, int]) -> np.ndarray:
     """Mask [H, W, C] with 1 = known pixel (Algorithm 2's m).
 
     A name says which region is hidden; a .npy or .png file gives m itself
-    (1 or white = known).
+    (1 or white = known). (`grayscale` is not a pixel mask: `tfncsn inpaint` colours.)
     """
     height, width, channels = shape
     known = np.ones((height, width), np.float32)
@@ -95,6 +104,6 @@ def make_mask(spec: str, shape: tuple[int, int, int]) -> np.ndarray:
         if known.ndim == 3:
             return known
     else:
-        raise ConfigError(f"--mask must be one of {', '.join(NAMED_MASKS)} or a .npy/.png file, "
-                          f"got '{spec}'")
+        raise ConfigError(f"--mask must be one of {', '.join(NAMED_MASKS + (GRAYSCALE,))} or a "
+                          f".npy/.png file, got '{spec}'")
     return np.repeat(known[:, :, None], channels, axis=2)

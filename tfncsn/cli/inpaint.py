@@ -1,4 +1,5 @@
-"""`tfncsn inpaint`: completes the hidden part of images (Algorithm 2) and draws the figure."""
+"""`tfncsn inpaint`: completes the hidden part of images (Algorithm 2) and draws the figure;
+with --mask=grayscale it colours them instead (the luminance known, docs/conditioning.md)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,15 @@ def figure(images: np.ndarray, known: np.ndarray, completions: np.ndarray) -> np
     return figures.image_grid(np.concatenate(rows), columns=2 + completions.shape[1])
 
 
+def colour_figure(images: np.ndarray, completions: np.ndarray) -> np.ndarray:
+    """Rows: original | gray | colorizations."""
+    from tfncsn.conditioning import luminance
+    gray = np.repeat(luminance(images), 3, axis=-1)
+    rows = [np.concatenate([[img], [g], done]) for img, g, done in
+            zip(images, gray, completions)]
+    return figures.image_grid(np.concatenate(rows), columns=2 + completions.shape[1])
+
+
 def run() -> None:
     extension = common.check_output(FLAGS.output, (".png", ".npz"))
     if not FLAGS.images:
@@ -40,7 +50,7 @@ def run() -> None:
         raise ConfigError(f"--num_completions must be at least 1, got {FLAGS.num_completions}")
     common.start_tensorflow()  # Only now, with the flags known to be good.
     import tensorflow as tf
-    from tfncsn.conditioning import Inpainting
+    from tfncsn.conditioning import Colorization, Inpainting, luminance
     from tfncsn.programs import SamplerError
     from tfncsn.score_source import run_program
     source = common.score_source()
@@ -48,10 +58,13 @@ def run() -> None:
     if len(shape) != 3:
         raise ConfigError(f"inpaint needs an image dataset; '{source.config.dataset}' has "
                           f"examples of shape {shape}")
+    colour = FLAGS.mask == image_io.GRAYSCALE
+    if colour:
+        image_io.check_colour(shape, source.config.dataset)
     images = dataset_images(source.dataset, FLAGS.images)
     if images is None:
         images = image_io.load_images(FLAGS.images, shape)
-    known = image_io.make_mask(FLAGS.mask, shape)
+    known = None if colour else image_io.make_mask(FLAGS.mask, shape)
     k = FLAGS.num_completions
     y = tf.repeat(tf.convert_to_tensor(source.dataset.to_model_space(images), tf.float32), k,
                   axis=0)
@@ -59,12 +72,20 @@ def run() -> None:
     if not program.supports_conditioning:
         raise SamplerError(f"sampler '{source.config.sampler.name}' does not support "
                            "inpainting; pass --sampler=annealed_langevin, pc or ode")
-    out = run_program(source, Inpainting(program, y, known), int(y.shape[0]), FLAGS.seed,
-                      label="inpaint")
+    # Colorization observes the luminance of the images in model space.
+    conditioned = (Colorization(program, luminance(y)) if colour
+                   else Inpainting(program, y, known))
+    out = run_program(source, conditioned, int(y.shape[0]), FLAGS.seed,
+                      label="colorize" if colour else "inpaint")
     completions = source.dataset.to_pixels(out.x).reshape(len(images), k, *shape)
     if extension == ".npz":
-        np.savez(FLAGS.output, images=images, mask=known, completions=completions)
+        observed = {"gray": luminance(images)} if colour else {"mask": known}
+        np.savez(FLAGS.output, images=images, completions=completions, **observed)
+    elif colour:
+        figures.save_png(colour_figure(images, completions), FLAGS.output)
     else:
         figures.save_png(figure(images, known, completions), FLAGS.output)
-    print(f"wrote {FLAGS.output}: {len(images)} images x {k} completions "
-          f"({known.mean():.0%} of pixels known) from the {source.description}")
+    what = ("colorizations (the gray image known)" if colour else
+            f"completions ({known.mean():.0%} of pixels known)")
+    print(f"wrote {FLAGS.output}: {len(images)} images x {k} {what} from the "
+          f"{source.description}")

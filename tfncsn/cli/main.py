@@ -11,6 +11,8 @@ Commands:
   plugins   list datasets, sigma schedules, samplers and models, and who ships them
   export    write --workdir's model as SavedModel + ONNX with its sampler settings to --output
   evaluate  FID/IS, offline FID/KID/precision/recall, held-out DSM loss, neighbours -> --output
+  train-classifier  the noise-conditional classifier of --workdir for `sample --class=K`
+  noise-levels  NCSNv2's sigma_1, number of levels and eps for --dataset, printed as flags
 
 Flags after --flagfile override the file. `tfncsn --helpfull` lists every flag.
 """
@@ -35,6 +37,8 @@ COMMANDS = {
     "plugins": "tfncsn.cli.plugins",
     "export": "tfncsn.cli.export",
     "evaluate": "tfncsn.cli.evaluate",
+    "train-classifier": "tfncsn.cli.train_classifier",
+    "noise-levels": "tfncsn.cli.noise_levels",
 }
 
 
@@ -167,6 +171,9 @@ def run() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TensorFlow's C++ start-up chatter.
     import tfncsn.cli.flags as cli_flags  # Defines the flags before parsing.
     flags.adopt_module_key_flags(cli_flags)
+    # absl's --help prints the __main__ module's docstring: the console script and
+    # `python -m tfncsn` have none worth showing, so show the commands.
+    sys.modules["__main__"].__doc__ = __doc__
     app.run(main, flags_parser=_parse_flags)
 
 

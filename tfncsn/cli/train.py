@@ -56,7 +56,7 @@ def run() -> None:
 
     def build_model():
         return builders.make_model(config.model, config.model_options, dataset.element_shape,
-                                   sigmas.numpy())
+                                   sigmas.numpy(), config.precision)
 
     def snapshot(model):
         """16 samples with the run's sampler from the current weights, as one image."""

@@ -11,7 +11,9 @@ import os
 
 from tfncsn.config import ConfigError, check_settings, setting
 
-METRICS = ("heldout", "offline", "inception", "neighbours")
+METRICS = ("heldout", "offline", "inception", "neighbours", "likelihood")
+AUTO_METRICS = ("heldout", "offline", "inception", "neighbours")  # likelihood: named only.
+LIKELIHOOD_PROBES = ("rademacher", "gaussian", "exact")  # tfncsn.likelihood.PROBES.
 WEIGHTS_ENV = "TFNCSN_INCEPTION_WEIGHTS"
 CACHE_ENV = "TFNCSN_CACHE_DIR"
 MIN_SAMPLES = 10  # The Inception Score's 10 splits; also enough for k-NN precision/recall.
@@ -27,9 +29,9 @@ class EvalConfig:
     """
 
     eval_metrics: tuple[str, ...] = setting(
-        ("auto",), "evaluate: any of heldout, offline, inception, neighbours; auto: all that "
-        "apply to the dataset (inception only when its weights are found). A metric named "
-        "here that cannot run is an error.")
+        ("auto",), "evaluate: any of heldout, offline, inception, neighbours, likelihood; auto: "
+        "all that apply to the dataset except likelihood (inception only when its weights are "
+        "found). A metric named here that cannot run is an error.")
     inception_weights: str | None = setting(
         None, "evaluate: Keras InceptionV3 ImageNet weights with the top "
         "(inception_v3_weights_tf_dim_ordering_tf_kernels.h5) for FID/IS; else "
@@ -56,6 +58,20 @@ class EvalConfig:
                                 minimum=1)
     precision_recall_k: int = setting(3, "evaluate: k of the k-NN precision and recall.",
                                       minimum=1)
+    likelihood_examples: int = setting(
+        100, "evaluate: test examples of the likelihood (bits/dim through the probability-flow "
+        "ODE; 0: the whole test split).", minimum=0)
+    likelihood_probe: str = setting(
+        "rademacher", "evaluate: Hutchinson probes of the likelihood's divergence (exact: the "
+        "trace from one backward pass per dimension, at most 64).", choices=LIKELIHOOD_PROBES)
+    likelihood_probes: int = setting(1, "evaluate: Hutchinson probes per example, averaged.",
+                                     minimum=1)
+    likelihood_rtol: float = setting(1e-5, "evaluate: relative tolerance of the likelihood's "
+                                     "RK45 solver.")
+    likelihood_atol: float = setting(1e-5, "evaluate: absolute tolerance of the likelihood's "
+                                     "RK45 solver.")
+    likelihood_seed: int = setting(0, "evaluate: seed of the likelihood's probes and "
+                                   "dequantisation noise.")
     num_samples: int | None = 64
     seed: int = 0
     keep_every: int = 0  # States kept every this many steps; 0: about 10 frames.
@@ -68,6 +84,9 @@ class EvalConfig:
             raise ConfigError(f"unknown eval_metrics {', '.join(unknown)}; use auto or any of "
                               f"{', '.join(METRICS)}")
         check_settings(self)
+        if not (self.likelihood_rtol > 0 and self.likelihood_atol > 0):
+            raise ConfigError(f"likelihood_rtol and likelihood_atol must be positive, got "
+                              f"{self.likelihood_rtol} and {self.likelihood_atol}")
         if not self.needs_samples or self.samples:
             return
         if self.num_samples is None or self.num_samples < MIN_SAMPLES:
@@ -82,7 +101,7 @@ class EvalConfig:
         """The metrics asked for, in the order they run; all of them for auto."""
         if self.explicit:
             return [m for m in METRICS if m in self.eval_metrics]
-        return list(METRICS)
+        return list(AUTO_METRICS)
 
     @property
     def explicit(self) -> bool:
@@ -91,7 +110,7 @@ class EvalConfig:
 
     @property
     def needs_samples(self) -> bool:
-        return bool(set(self.metrics) - {"heldout"})  # The held-out loss alone needs none.
+        return bool(set(self.metrics) - {"heldout", "likelihood"})  # These two need none.
 
     def resolved_cache_dir(self) -> str:
         if self.cache_dir:

@@ -46,7 +46,8 @@ def markdown(report: dict[str, Any]) -> str:
     if report.get("workdir"):
         lines += [f"Run: `{report['workdir']}`.", ""]
     if n == 0:
-        lines += [f"No samples (only the held-out loss was asked for); {len(report['sigmas'])} "
+        lines += [f"No samples (only the held-out loss or likelihood was asked for); "
+                  f"{len(report['sigmas'])} "
                   f"noise levels {report['sigmas'][0]:.4g} → {report['sigmas'][-1]:.4g}.", ""]
     else:
         if not report.get("samples_file"):
@@ -128,6 +129,24 @@ def markdown(report: dict[str, Any]) -> str:
                             zip(h["sigmas"], h["per_level"], h["per_level_sem"]))]) + [""]
     lines += _skipped(report, "heldout")
 
+    if _shown(report, "likelihood"):
+        lines += ["## Likelihood (probability-flow ODE)", ""]
+    lines += _skipped(report, "likelihood")
+    if "likelihood" in report:
+        lk = report["likelihood"]
+        probes = ("the exact trace" if lk["probe"] == "exact" else
+                  f"{lk['num_probes']} {lk['probe']} Hutchinson probe(s) per example")
+        lines += [f"**{lk['bits_per_dim']:.4f} ± {lk['bits_per_dim_sem']:.2g} bits/dim** "
+                  f"(NLL {lk['nll_nats']:.5g} ± {lk['nll_nats_sem']:.2g} nats per example, "
+                  f"D = {lk['dims']}) on {lk['num_examples']} {lk['split']} examples, ± one "
+                  f"standard error over examples. ODE from sigma {lk['sigma_min']:.4g} to "
+                  f"{lk['sigma_max']:.4g} with RK45 (rtol {lk['rtol']:g}, atol {lk['atol']:g}), "
+                  f"{probes}, seed {lk['seed']}; {lk['score_evals_mean']:.0f} score evaluations "
+                  f"per example on average (batched calls per batch: "
+                  f"{', '.join(str(e) for e in lk['score_evals_batches'])}). Dequantisation: "
+                  f"{lk['dequantization']}; model space: {lk['model_space']} "
+                  "(docs/algorithms.md#likelihood).", ""]
+
     if _shown(report, "neighbours"):
         lines += ["## Nearest training images", ""]
     lines += _skipped(report, "neighbours")
@@ -164,6 +183,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         h = report["heldout_dsm"]
         lines.append(f"held-out DSM loss {h['total']:.5g} ({h['num_examples']} test examples x "
                      f"{len(h['per_level'])} levels, seed {h['seed']})")
+    if "likelihood" in report:
+        lk = report["likelihood"]
+        lines.append(f"likelihood: {lk['bits_per_dim']:.4f} ± {lk['bits_per_dim_sem']:.2g} "
+                     f"bits/dim ({lk['num_examples']} test examples, "
+                     f"{lk['score_evals_mean']:.0f} score evaluations each)")
     for name, reason in report.get("skipped", {}).items():
         lines.append(f"{name}: skipped: {reason}")
     return lines

@@ -30,6 +30,11 @@ NEIGHBOUR_ROWS = 8  # Samples shown in the nearest-neighbour figure.
 GRID_SAMPLES = 64  # Samples shown in the sample grid.
 MIN_TILE = 32  # Figures of smaller images are enlarged to at least this many pixels per image.
 IS_SPLITS = 10
+LIKELIHOOD_KINDS = ("none", "clip", "inverse_logit")  # tfncsn.likelihood.model_space_log_det.
+LEVEL_CONDITIONAL = ("needs a score model that accepts any sigma (the probability-flow ODE runs "
+                     "between the trained levels): refinenet_v2, mlp with "
+                     "noise_embedding=fourier, or --score=exact; this model is conditioned on "
+                     "its trained levels only")
 # Options that change how a dataset is fed to the model, not its pixels: they do not
 # change the offline classifier or the reference statistics.
 _PRESENTATION_OPTIONS = ("logit_transform", "random_flip", "dequantize")
@@ -67,10 +72,17 @@ class Plan:
     weights: str | None
 
 
-def plan_metrics(dataset, names: list[str], explicit: bool, weights: str | None) -> Plan:
-    """Drops what cannot run on `dataset`; raises if the user asked for it by name."""
+def plan_metrics(dataset, names: list[str], explicit: bool, weights: str | None,
+                 continuous_sigma: bool = True) -> Plan:
+    """Drops what cannot run on `dataset` (and a model that is only defined at its trained
+    levels: `continuous_sigma` False); raises if the user asked for it by name."""
     is_image = len(dataset.element_shape) == 3
     reasons = {
+        "likelihood": (None if continuous_sigma else LEVEL_CONDITIONAL)
+        or (None if dataset.postprocess_kind in LIKELIHOOD_KINDS or not is_image else
+            f"needs the Jacobian of the dataset's map to model space, which postprocess_kind "
+            f"'{dataset.postprocess_kind}' does not give (supported: "
+            f"{', '.join(LIKELIHOOD_KINDS)})"),
         "offline": (None if is_image and hasattr(dataset, "load_labelled") else
                     "needs an image dataset with labels (a plugin with load_labelled)"),
         "inception": (("needs an image dataset with 1 or 3 channels" if not is_image
@@ -259,6 +271,46 @@ class Evaluation:
             "examples": heldout.examples_note(dataset),
             "weighting": "lambda(sigma) = sigma^2; total = mean over levels"}
 
+    def likelihood(self) -> None:
+        from tfncsn import likelihood  # SciPy's solver: imported on use.
+        dataset, config = self.source.dataset, self.config
+        limit = config.likelihood_examples
+        x = load_split(self.source, "test", limit)
+        levels = None
+        log_det = np.zeros(len(x))
+        if len(dataset.element_shape) == 3:  # Images: dequantise the pixels, then map back.
+            levels = int(getattr(dataset, "levels", 256))
+            pixels = likelihood.dequantize(dataset.to_pixels(x), levels, config.likelihood_seed)
+            log_det = likelihood.model_space_log_det(dataset.postprocess_kind, pixels)
+            x = np.asarray(dataset.to_model_space(pixels), np.float32)
+        options = likelihood.ODEOptions(
+            probe=config.likelihood_probe, num_probes=config.likelihood_probes,
+            rtol=config.likelihood_rtol, atol=config.likelihood_atol, seed=config.likelihood_seed)
+        sigmas = self.report["sigmas"]
+        with progress_bar(len(x), "likelihood") as bar:
+            def on_evaluation(sigma: float, count: int) -> None:
+                bar.set_postfix(sigma=f"{sigma:.4g}", evals=count)
+
+            result = likelihood.negative_log_likelihood(
+                self.source.sigma_score_fn, x, min(sigmas), max(sigmas), options,
+                log_det=log_det, levels=levels, batch_size=config.eval_batch_size,
+                callback=bar.update, on_evaluation=on_evaluation)
+        bpd, bpd_sem = result.mean_sem(result.bits_per_dim)
+        nll, nll_sem = result.mean_sem(result.nll)
+        self.report["likelihood"] = {
+            "bits_per_dim": bpd, "bits_per_dim_sem": bpd_sem, "nll_nats": nll,
+            "nll_nats_sem": nll_sem, "num_examples": len(x), "split": "test", "dims": result.dims,
+            "score_evals_mean": float(np.mean(result.score_evals)),
+            "score_evals_batches": list(result.batch_score_evals),
+            "dequantization": (f"uniform, {levels} levels: D log {levels} added"
+                               if levels else "none (continuous data)"),
+            "model_space": dataset.postprocess_kind,
+            "probe": options.probe, "num_probes": 1 if options.probe == "exact" else
+            options.num_probes, "rtol": options.rtol, "atol": options.atol,
+            "seed": options.seed, "sigma_min": min(sigmas), "sigma_max": max(sigmas),
+            "per_example_bits_per_dim": result.bits_per_dim.tolist(),
+            "per_example_score_evals": result.score_evals.tolist()}
+
     def offline(self) -> None:
         from tfncsn.metrics import classifier as clf  # Keras models: imported on use.
         train_x, train_y = load_split(self.source, "train", labelled=True)
@@ -419,7 +471,7 @@ def evaluate(source: ScoreSource, config: EvalConfig, output: str,
     """Runs the metrics of `config` that apply to the source's dataset and writes the report
     to `output` (.json) with its Markdown and figures beside it; returns the report."""
     plan = plan_metrics(source.dataset, config.metrics, config.explicit,
-                        inception_weights(config))
+                        inception_weights(config), source.sigma_score_fn is not None)
     with explained(source.dataset):  # A file the data pipeline cannot read is named.
         evaluation = Evaluation(source, config, plan, output, workdir)
         # The held-out loss first: sampling leaves the score function compiled for other

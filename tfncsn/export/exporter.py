@@ -7,6 +7,8 @@ the golden pair.
     E/sample_finish.onnx    its final map to samples, when it has one (e.g. denoising)
     E/inpaint_step.onnx     the same wrapped in inpainting (inputs y, mask), when the
     E/inpaint_finish.onnx   sampler supports conditioning
+    E/colorize_step.onnx    the same in the colour basis (inputs y, mask: the luminance
+    E/colorize_finish.onnx  known), for RGB images
     E/metadata.json         everything a runtime needs, with each file's size and sha256
     E/golden.npz, E/golden/ x, level and the Keras model's score on them (.npz, and raw
                             little-endian files described in metadata.json)
@@ -29,6 +31,7 @@ import numpy as np
 import onnx
 import tensorflow as tf
 
+from tfncsn.conditioning import COLOUR_BASIS
 from tfncsn.export import metadata, onnx_score, step_graphs, verify as verify_lib
 from tfncsn.export.savedmodel import ScoreModule
 from tfncsn.programs import Sampler, ScoreFn, last_line
@@ -38,7 +41,7 @@ ONNX_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"
 GOLDEN_FILE = "golden.npz"
 GOLDEN_DIR = "golden"
-PROGRAMS = ("sample", "inpaint")
+PROGRAMS = ("sample", "inpaint", "colorize")
 CHECK_STEPS = 3  # Steps of each step graph looped and compared with TensorFlow's trajectory.
 
 
@@ -111,10 +114,14 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance, 
            ) -> ExportResult:
     level_fn, sigma_fn = score_functions(model)
     score_fn = sigma_fn if sampler.score_input == "sigma" else level_fn
-    meta = {**meta, "tolerance": {"atol": tolerance.atol, "rtol": tolerance.rtol}}
+    meta = {**meta, "tolerance": tolerance.as_metadata()}
     graphs = {"sample": step_graphs.GraphProgram(sampler, score_fn)}
     if inpainting and sampler.supports_conditioning:
         graphs["inpaint"] = step_graphs.GraphProgram(sampler, score_fn, inpaint=True)
+        shape = tuple(sampler.problem.element_shape)
+        if len(shape) == 3 and shape[-1] == 3:  # Colorization: the same in the colour basis.
+            graphs["colorize"] = step_graphs.GraphProgram(sampler, score_fn, inpaint=True,
+                                                          basis=COLOUR_BASIS)
     meta["programs"] = {name: graph.describe(name) for name, graph in graphs.items()}
     missing = [key for key in metadata.REQUIRED_KEYS if key not in meta]
     if missing:  # What the runtime reader refuses to load without: fail before any work.
@@ -129,10 +136,7 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance, 
 
     log("converting the score network to ONNX")
     shape = meta["element_shape"]
-    module_score = tf.function(lambda x, level: {"score": level_fn(x, level)}, input_signature=[
-        tf.TensorSpec([None, *shape], tf.float32, name="x"),
-        tf.TensorSpec([None], tf.int32, name="level")])
-    models = {ONNX_FILE: _convert(module_score, opset, onnx_score.DOC)}
+    models = {ONNX_FILE: convert_score_network(level_fn, shape, opset)}
     onnx_score.check_io(models[ONNX_FILE])
     network = models[ONNX_FILE]
     if sampler.score_input == "sigma":  # The programs call the score at any sigma.
@@ -172,6 +176,16 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance, 
         comparisons = tuple(verify_export(graphs, partial, x, level, score, tolerance))
         verify_lib.check(comparisons, tolerance)
     return ExportResult(partial, comparisons, tuple(files) + (METADATA_FILE,))
+
+
+def convert_score_network(level_fn: ScoreFn, element_shape, opset: int = onnx_score.DEFAULT_OPSET
+                          ) -> onnx.ModelProto:
+    """`level_fn(x, level)` as the ONNX score network: inputs x [N, *element_shape] float32
+    and level [N] int32, output "score" (docs/export.md)."""
+    function = tf.function(lambda x, level: {"score": level_fn(x, level)}, input_signature=[
+        tf.TensorSpec([None, *element_shape], tf.float32, name="x"),
+        tf.TensorSpec([None], tf.int32, name="level")])
+    return _convert(function, opset, onnx_score.DOC)
 
 
 def _convert(function, opset: int, doc: str) -> onnx.ModelProto:

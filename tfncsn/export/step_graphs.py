@@ -1,13 +1,15 @@
 """A sampler's step program as ONNX graphs, converted with tf2onnx from the same TensorFlow code.
 
-For a program P (a sampler, or the sampler wrapped in inpainting) the export writes
+For a program P (a sampler, or the sampler wrapped in inpainting, in the pixel basis or,
+for colorization, in the colour basis) the export writes
 
     NAME_step.onnx    (state..., k, noise_<name>..., inputs...) -> next_<state>...
     NAME_finish.onnx  (state..., inputs...) -> samples          (only when P has a finish)
 
 with the score network inside, and a description (`describe`) that tells a
 runtime how to loop them: K, the state (x from the prior, the rest zeros), the
-noise each step draws and when, the extra inputs (y and mask for inpainting).
+noise each step draws and when, the extra inputs (y and mask for inpainting and
+colorization, with the basis the mask is given in).
 docs/export.md has the contract and a loop in a few lines.
 
 The program's own TensorFlow code is converted with a stand-in for the score
@@ -49,10 +51,14 @@ class GraphProgram:
       sampler: the sampler program.
       score_fn: the score function it asks for (`sampler.score_input`).
       inpaint: wrap the sampler in `Inpainting`, its y and mask graph inputs.
+      basis: with `inpaint`, the orthogonal channel basis of the mask (a graph constant;
+        `tfncsn.conditioning.COLOUR_BASIS` for colorization), or None for the pixels.
     """
 
-    def __init__(self, sampler: Sampler, score_fn: ScoreFn, inpaint: bool = False):
+    def __init__(self, sampler: Sampler, score_fn: ScoreFn, inpaint: bool = False,
+                 basis: np.ndarray | None = None):
         self.sampler, self.score_fn, self.inpaint = sampler, score_fn, inpaint
+        self.basis = None if basis is None else np.asarray(basis, np.float64)
         shape = sampler.problem.element_shape
         probe = self.build(tf.zeros([1, *shape]), tf.zeros([1, *shape]))
         self.state = dict(probe.state)
@@ -71,7 +77,7 @@ class GraphProgram:
         """A fresh program: built inside the traced function, its constants are graph
         constants (tensors made eagerly would be captured, which tf2onnx cannot freeze)."""
         sampler = type(self.sampler)(self.sampler.options, self.sampler.problem)
-        return Inpainting(sampler, y, mask) if self.inpaint else sampler
+        return Inpainting(sampler, y, mask, self.basis) if self.inpaint else sampler
 
     def _split(self, args, with_step: bool):
         args = list(args)
@@ -115,6 +121,7 @@ class GraphProgram:
             "noise": [{"name": n.name, "input": f"noise_{n.name}", "distribution": n.distribution,
                        "per": n.per, "every": int(n.every)} for n in self.noise],
             "inputs": list(self.inputs),
+            **({} if self.basis is None else {"basis": self.basis.tolist()}),
             "prior": self.prior.describe(),
             "step_sigmas": [float(str(s)) for s in self.step_sigmas],
         }

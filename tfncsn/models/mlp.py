@@ -82,13 +82,16 @@ class MLPScoreNet(keras.Model):
     def _score(self, x, sigma, embedding):
         batch = tf.shape(x)[0]
         sigma = sigma[:, None]
-        h = tf.reshape(x, [batch, -1])
+        # In float32 up to the first layer, and from the last, under mixed precision too.
+        h = tf.cast(tf.reshape(x, [batch, -1]), tf.float32)
+        embedding = tf.cast(embedding, tf.float32)
         if self.data_std > 0:
             h = h * tf.math.rsqrt(self.data_std ** 2 + tf.square(sigma))
         h = tf.concat([h, embedding], axis=-1)
         for layer in self.hidden:
             h = layer(h)
-        score = tf.reshape(self.out(h), tf.concat([[batch], self.data_shape], 0))
+        score = tf.reshape(tf.cast(self.out(h), tf.float32),
+                           tf.concat([[batch], self.data_shape], 0))
         if self.scale_by_sigma:
             score = score / tf.reshape(sigma, [-1] + [1] * len(self.data_shape))
         return score

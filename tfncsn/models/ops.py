@@ -52,7 +52,7 @@ def _lerp_along(x: tf.Tensor, axis: int, size_out: int) -> tf.Tensor:
     shape[axis] = size_out
     a = tf.gather(x, low, axis=axis)
     b = tf.gather(x, high, axis=axis)
-    return a + (b - a) * tf.constant(weight.reshape(shape))
+    return a + (b - a) * tf.constant(weight.reshape(shape), dtype=x.dtype)
 
 
 def resize_bilinear(x: tf.Tensor, size: Sequence[int], align_corners: bool = True) -> tf.Tensor:
@@ -87,14 +87,17 @@ def instance_norm_plus_plus(x: tf.Tensor, gamma: tf.Tensor, alpha: tf.Tensor, be
     It is applied as one scale and one shift per channel, x * scale + shift.
     """
     # Channel statistics are kept as [N, C]: taken on [N, 1, 1, C] after a conv,
-    # tf2onnx 1.17's transpose optimiser exports them wrongly.
-    mean, var = tf.nn.moments(x, axes=[1, 2])
+    # tf2onnx 1.17's transpose optimiser exports them wrongly. Under mixed precision
+    # they are taken in float32 and only the final scale and shift use x's dtype.
+    compute_dtype = x.dtype
+    gamma, alpha, beta = (tf.cast(t, tf.float32) for t in (gamma, alpha, beta))
+    mean, var = tf.nn.moments(tf.cast(x, tf.float32), axes=[1, 2])
     channels = int(x.shape[-1])
     m = tf.reduce_mean(mean, axis=-1, keepdims=True)
     divisor = max(channels - 1, 1) if unbiased else channels
     v = tf.reduce_sum(tf.square(mean - m), axis=-1, keepdims=True) / float(divisor)
     mean_hat = (mean - m) * tf.math.rsqrt(v + EPSILON)
     inv_std = tf.math.rsqrt(var + EPSILON)
-    scale = gamma * inv_std
-    shift = gamma * (alpha * mean_hat - mean * inv_std) + beta
+    scale = tf.cast(gamma * inv_std, compute_dtype)
+    shift = tf.cast(gamma * (alpha * mean_hat - mean * inv_std) + beta, compute_dtype)
     return x * scale[:, None, None, :] + shift[:, None, None, :]

@@ -97,7 +97,7 @@ class DilatedRefineNet(keras.Model):
         self.end_conv.build(shape)
 
     def call(self, x, level):
-        score = self.network(x, level)
+        score = tf.cast(self.network(x, level), tf.float32)  # float32 under mixed precision.
         if self._scale_by_sigma:
             sigma = tf.gather(tf.constant(self.sigmas, tf.float32), level)
             score = score / sigma[:, None, None, None]

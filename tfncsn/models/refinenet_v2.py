@@ -55,7 +55,7 @@ class NCSNv2RefineNet(DilatedRefineNet):
     def score_at_sigma(self, x, sigma):
         """s(x, sigma) = f(x) / sigma for float32 sigma [N] (any positive values)."""
         level = tf.zeros(tf.shape(x)[:1], tf.int32)  # Unconditional: the norms ignore it.
-        return self.network(x, level) / sigma[:, None, None, None]
+        return tf.cast(self.network(x, level), tf.float32) / sigma[:, None, None, None]
 
     def get_config(self):
         config = super().get_config()

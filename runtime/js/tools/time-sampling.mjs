@@ -1,0 +1,38 @@
+// Wall time of sampling an export in Node (onnxruntime-node) or in the page (headless Chromium,
+// onnxruntime-web wasm), as the README's runtime table reports it:
+//   node tools/time-sampling.mjs --export=DIR --n=64
+//   node tools/time-sampling.mjs --page='http://127.0.0.1:8000/runtime/js/web/?export=/E/' --n=16
+//       [--screenshot=page.png]
+// Time from the first step to the last sample, one batch of n, seed 0, the golden check and
+// session creation excluded.
+import * as ort from 'onnxruntime-node';
+
+import { loadExport, Rng } from '../src/index.js';
+import { nodeFiles } from '../src/node.js';
+
+const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split(/=(.*)/s)));
+const n = Number(args.n ?? 64);
+
+if (args.page) {
+  const { launch, waitForState } = await import('../testlib/browser.js');
+  const browser = await launch();
+  const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  const url = new URL(args.page);
+  url.searchParams.set('n', n);
+  url.searchParams.set('batch', n);
+  await page.goto(url.href);
+  const state = await waitForState(page, ['done'], 3600000);
+  if (args.screenshot) await page.screenshot({ path: args.screenshot, fullPage: true });
+  await browser.close();
+  if (state.state !== 'done') throw new Error(`the page ended in ${state.state}: ${state.error}`);
+  console.log(`browser (wasm): ${n} samples in ${state.timings.sample.toFixed(2)} s; ` +
+    state.golden.summary);
+} else {
+  const model = await loadExport({ ort, files: nodeFiles(args.export), sessionOptions:
+    { extra: { session: { intra_op: { allow_spinning: '0' } } } } });
+  console.log((await model.checkGolden()).summary);
+  await model.program('sample'); // Opens the sessions before the clock starts.
+  const started = performance.now();
+  await model.sample(n, { rng: new Rng(0), batchSize: n });
+  console.log(`node: ${n} samples in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+}

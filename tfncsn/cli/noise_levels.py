@@ -1,0 +1,85 @@
+"""`tfncsn noise-levels`: NCSNv2's noise levels and step size for a dataset, as flags.
+
+Reads --num_examples training examples of --dataset (in the model's space, as training sees
+them, without the training-time noise) and prints the flags of Techniques 1, 2 and 4
+(`tfncsn.noise_rules`, docs/algorithms.md#noise-rules), ready for a flagfile.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tfncsn.cli import common
+from tfncsn.cli.flags import FLAGS, parse_options
+from tfncsn.config import ConfigError
+
+DEFAULT_STEPS = 5  # NCSNv2's T for CIFAR-10 and CelebA.
+
+# Reads --num_examples, --dataset, --dataset_options, --data_dir, --sigma_min,
+# --steps_per_level and --step_convention.
+
+
+def read_examples(dataset, limit: int) -> tuple[np.ndarray, bool]:
+    """(the first `limit` training examples (0: all) as float64 [N, D], whether that is all)."""
+    data = dataset.load("train")
+    if limit > 0:
+        data = data.take(limit + 1)  # One more tells whether the split has more.
+    batches = list(data.batch(4096).as_numpy_iterator())
+    x = np.concatenate(batches).reshape(sum(len(b) for b in batches), -1) if batches else \
+        np.zeros((0, 1))
+    whole = limit == 0 or len(x) <= limit
+    return x[:limit] if limit > 0 else x, whole
+
+
+def proposal_lines(name: str, levels, count: int, whole: bool) -> list[str]:
+    """The comment lines and flags `run` prints for a `noise_rules.NoiseLevels`."""
+    sample = "all" if whole else f"the first {count}"
+    return [
+        f"# NCSNv2 noise levels for {name} (Song & Ermon 2020), D = {levels.dims}:",
+        f"# Technique 1: sigma_1 = {levels.sigma_max:.6g}, the largest pairwise distance of "
+        f"{sample} training examples" + ("" if whole else " (a lower bound of the whole split's)"),
+        f"# Technique 2: gamma = {levels.gamma:.6f} gives overlap 0.5; L = {levels.num_levels} "
+        f"geometric levels down to sigma_L = {levels.sigma_min:g} (ratio {levels.ratio:.6f})",
+        f"# Technique 4: eps = {levels.eps:.4g} brings s_T^2/sigma_i^2 to "
+        f"{levels.variance_ratio:.4f} (closest to 1) with T = {levels.steps_per_level}, "
+        f"step_convention={levels.convention}",
+        "--sigma_schedule=geometric",
+        f"--sigma_max={levels.sigma_max:.6g}",
+        f"--sigma_min={levels.sigma_min:g}",
+        f"--num_levels={levels.num_levels}",
+        f"--step_convention={levels.convention}",
+        f"--steps_per_level={levels.steps_per_level}",
+        f"--eps={levels.eps:.4g}",
+    ]
+
+
+def run() -> None:
+    from tfncsn import noise_rules
+    try:
+        options = parse_options(FLAGS.dataset_options or [], "dataset_options")
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    steps = FLAGS.steps_per_level if FLAGS.steps_per_level is not None else DEFAULT_STEPS
+    convention = FLAGS.step_convention or "reference"
+    if steps < 1:
+        raise ConfigError(f"--steps_per_level must be at least 1, got {steps}")
+    if FLAGS.num_examples == 1:
+        raise ConfigError("--num_examples must be at least 2 (or 0: all) to have a pair")
+    common.start_tensorflow()
+    from tfncsn import builders
+    from tfncsn.data.errors import explained
+    from tfncsn.progress import progress_bar
+    dataset = builders.make_dataset(FLAGS.dataset, options, FLAGS.data_dir)
+    with explained(dataset):
+        x, whole = read_examples(dataset, FLAGS.num_examples)
+    if len(x) < 2:
+        raise ConfigError(f"dataset '{FLAGS.dataset}' has {len(x)} training examples; the "
+                          "largest pairwise distance needs two")
+    noise_rules.solve_gamma(x.shape[1])  # A dimension the rules do not cover fails first.
+    with progress_bar(len(x), "pairwise distances") as bar:
+        sigma_max = noise_rules.max_pairwise_distance(x, callback=bar.update)
+    if not sigma_max > FLAGS.sigma_min:
+        raise ConfigError(f"the largest pairwise distance {sigma_max:g} is not above "
+                          f"--sigma_min={FLAGS.sigma_min:g}; give a smaller --sigma_min")
+    levels = noise_rules.propose(sigma_max, FLAGS.sigma_min, x.shape[1], steps, convention)
+    print("\n".join(proposal_lines(FLAGS.dataset, levels, len(x), whole)))
