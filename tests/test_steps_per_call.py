@@ -55,3 +55,15 @@ def test_automatic_call_size_aims_at_half_a_second(seconds_per_step, expected):
     size.measured(4, 4 * seconds_per_step)
     assert size.next() == expected
     assert training.StepsPerCall(7).next() == 7
+
+
+def test_a_short_run_with_a_slow_ema_is_warned_about(tmp_path, caplog):
+    """The EMA starts from the initial weights: 0.999 over 20 steps still holds 98% of them."""
+    sigmas = builders.make_sigmas(SigmaConfig("geometric", 20.0, 1.0, 10))
+    config = TrainConfig(steps=20, batch_size=32, log_every=10, checkpoint_every=20,
+                         ema_decay=0.999)
+    with caplog.at_level("WARNING"):
+        training.train(lambda: builders.make_model("mlp", {}, (2,), sigmas.numpy()),
+                       builders.make_dataset("toy", {}), sigmas, config, str(tmp_path))
+    assert "leaves 98% of the random initial weights" in caplog.text
+    assert "below 0.7943 keeps them under 1%" in caplog.text

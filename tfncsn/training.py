@@ -373,6 +373,12 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
     """
     hooks = hooks or Hooks()
     strategy = strategy or tf.distribute.get_strategy()
+    initial_share = config.ema_decay ** config.steps if config.ema_decay > 0 else 0.0
+    if initial_share > 0.01:  # The average starts from the initial weights, unscaled.
+        logging.warning("ema_decay %g over %d steps leaves %.0f%% of the random initial weights "
+                        "in the EMA that sampling uses; train longer or lower ema_decay (below "
+                        "%.4g keeps them under 1%%)", config.ema_decay, config.steps,
+                        100 * initial_share, 0.01 ** (1 / config.steps))
     if config.batch_size % strategy.num_replicas_in_sync:
         raise ConfigError(f"batch_size {config.batch_size} does not divide over "
                          f"{strategy.num_replicas_in_sync} replicas; use a multiple of it")
