@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from tfncsn import bench
+from tfncsn.cli import bench as bench_cli
 from tfncsn.cli.bench import fraction_of_peak
 
 
@@ -40,3 +41,13 @@ def test_fractions_are_of_the_peak_of_the_dtype_the_precision_computes_in():
     assert fraction_of_peak(100.0, "float32", peaks) == 0.5
     assert fraction_of_peak(100.0, "mixed_bfloat16", peaks) == 0.25
     assert fraction_of_peak(100.0, "mixed_float16", peaks) == 1.0
+
+
+def test_a_failed_configuration_reports_its_reason_not_tensorflow_log_lines():
+    row, error = bench_cli._run(['{"shape": [2], "no_such_field": 1}'])
+    assert row is None and "no_such_field" in error and "cuda" not in error.lower()
+
+
+def test_a_configuration_past_the_time_limit_is_stopped_and_says_so():
+    row, error = bench_cli._run(["--machine"], timeout=0.01)
+    assert row is None and "--bench_timeout=0.01 s" in error

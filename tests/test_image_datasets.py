@@ -15,11 +15,12 @@ from tfncsn.config import ConfigError
 from tfncsn.interfaces import DataNotFoundError, Dataset
 from tfncsn_plugins.datasets import idx
 from tfncsn_plugins.datasets.digits import Digits
+from tfncsn_plugins.datasets.emoji import Emoji
 from tfncsn_plugins.datasets.image_folder import ImageFolder, _hash_fraction
 from tfncsn_plugins.datasets.tfds_images import CIFAR10, MNIST, CelebA, FashionMNIST
 
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
-ALL = [MNIST, FashionMNIST, CIFAR10, CelebA, ImageFolder, Digits]
+ALL = [MNIST, FashionMNIST, CIFAR10, CelebA, ImageFolder, Digits, Emoji]
 
 
 def arrays(ds):
@@ -366,6 +367,49 @@ def test_image_folder_empty_split_and_bad_options_are_clear(tmp_path):
 def test_options_arriving_as_strings_are_rejected_not_misread(cls):
     with pytest.raises(TypeError, match="logit_transform must be true or false"):
         cls(logit_transform="False")  # bool("False") would silently turn it on.
+
+
+# --- Emoji -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def emoji_font():
+    """The Noto Color Emoji font: skipped where it is not installed, required under CI=1
+    (.ci/run installs Debian's fonts-noto-color-emoji)."""
+    try:
+        return Emoji().font_path()
+    except DataNotFoundError as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI=1 but {e}")
+        pytest.skip(str(e))
+
+
+def test_emoji_are_colour_images_on_white_with_a_fixed_split(emoji_font):
+    dataset = Emoji()
+    code_points, images = dataset.code_points_and_images()
+    train, test = arrays(dataset.load("train")), arrays(dataset.load("test"))
+    assert len(images) > 1000 and len(set(code_points)) == len(images)
+    assert train.shape == (len(images) - len(images[::10]), 32, 32, 3)
+    np.testing.assert_allclose(test, images[::10] / 255, atol=1e-7)  # Every tenth is test.
+    np.testing.assert_allclose(train[:9], images[1:10] / 255, atol=1e-7)
+    assert np.median(train[:, 0, 0]) == 1.0  # Laid on white.
+    chroma = train.max(axis=-1) - train.min(axis=-1)
+    assert chroma.mean() > 0.1  # Colour, not gray: the point of the dataset.
+    np.testing.assert_array_equal(arrays(Emoji().load("test")), test)  # Drawn the same again.
+    assert arrays(Emoji(image_size=16).load("test")).shape == (len(test), 16, 16, 3)
+
+
+def test_emoji_without_the_font_say_how_to_get_it(tmp_path):
+    with pytest.raises(DataNotFoundError) as excinfo:
+        Emoji(data_dir=str(tmp_path / "nowhere")).load("train")
+    assert_one_line_error(excinfo, "NotoColorEmoji.ttf", "--data_dir")
+    not_a_font = tmp_path / "broken.ttf"  # Pillow would find a system font of the same name.
+    not_a_font.write_text("not a font")
+    with pytest.raises(DataNotFoundError) as excinfo:
+        Emoji(data_dir=str(not_a_font)).load("train")
+    assert_one_line_error(excinfo, "cannot read", str(not_a_font))
+    with pytest.raises(TypeError, match="image_size must be an integer of at least 8"):
+        Emoji(image_size=4)
 
 
 # --- Digits ------------------------------------------------------------------------------------

@@ -47,12 +47,18 @@ def train_toy(workdir, precision: str = "float32", **settings):
 
 
 # The golden was written by the code before mixed precision existed (the script is in the
-# commit that added it). On the machine that wrote it the match is exact; oneDNN picks
-# kernels by CPU, so elsewhere float32 rounding may differ in the last digits.
+# commit that added it). On the machine that wrote it (AVX2) the match is exact; oneDNN picks
+# kernels by CPU, so elsewhere float32 rounding differs: on an AMX/AVX-512 Xeon the largest
+# difference was 8.8e-5 in an example whose score has an RMS of 2.8 (3e-5 of it). A network
+# computing in 16 bits misses by about 1e-2 of the RMS, so 1e-4 of each example's RMS still
+# tells the two apart.
 @pytest.mark.parametrize("key", sorted(NETWORKS))
 def test_float32_networks_compute_what_they_did_before_mixed_precision(key):
-    np.testing.assert_allclose(network_output(key)[1].numpy(), np.load(GOLDEN)[key],
-                               rtol=1e-5, atol=1e-6)
+    golden = np.load(GOLDEN)[key]
+    actual = network_output(key)[1].numpy()
+    for example, expected in zip(actual, golden):
+        difference = np.abs(example - expected).max()
+        assert difference <= 1e-4 * np.sqrt(np.mean(expected ** 2)), difference
 
 
 def test_float32_training_is_what_it_was_before_mixed_precision(tmp_path):

@@ -1,9 +1,10 @@
 import importlib
+import subprocess
 import sys
 
 import pytest
 
-from conftest import error_line, run_cli, write_distribution
+from conftest import REPO, cli_env, error_line, run_cli, write_distribution
 from tfncsn.registry import (DuplicatePluginError, PluginLoadError, Registry,
                              UnknownPluginError)
 
@@ -101,7 +102,7 @@ def test_plugins_command_marks_broken_plugins_and_keeps_working(tmp_path):
     write_distribution(tmp_path, "shaky-dist", "0.3",
                        {"tfncsn.samplers": {"shaky": "fake_plugin_h:sampler"}},
                        {"fake_plugin_h.py": "raise RuntimeError('boom at import')\n"})
-    proc = run_cli("plugins", extra_path=[str(tmp_path)], check=False)
+    proc = run_cli("plugins", "--load", extra_path=[str(tmp_path)], check=False)
     lines = proc.stdout.splitlines()
     shaky = next(l for l in lines if l.strip().startswith("shaky"))
     assert "shaky-dist 0.3" in shaky and "BROKEN" in shaky and "boom at import" in shaky
@@ -121,8 +122,30 @@ def test_plugins_command_marks_broken_plugins_and_keeps_working(tmp_path):
 
 
 def test_plugins_command_exits_zero_when_every_plugin_loads():
-    proc = run_cli("plugins")
+    proc = run_cli("plugins", "--load")
     assert proc.returncode == 0 and "BROKEN" not in proc.stdout
+    assert "[found]" not in proc.stdout  # Every row was loaded.
+
+
+def test_plugins_command_lists_from_metadata_without_importing_plugins_or_tensorflow(tmp_path):
+    """Issue 9.4: the list answers at once: no plugin module, so no TensorFlow, is imported."""
+    write_distribution(tmp_path, "shaky-dist", "0.3",
+                       {"tfncsn.samplers": {"shaky": "fake_plugin_j:sampler"}},
+                       {"fake_plugin_j.py": "raise RuntimeError('boom at import')\n"})
+    report = ("import atexit, sys; atexit.register(lambda: print('imported:', "
+              "sorted(m for m in ('tensorflow', 'keras', 'fake_plugin_j', 'tfncsn_plugins') "
+              "if m in sys.modules)))")
+    code = f"{report}; sys.argv = ['tfncsn', 'plugins']; from tfncsn.cli import main; main.run()"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, text=True,
+                          capture_output=True, env=cli_env([str(tmp_path)]), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[-1] == "imported: []"
+    shaky = next(l for l in lines if l.strip().startswith("shaky"))
+    assert "shaky-dist 0.3" in shaky and shaky.endswith("[found]")  # Its import would fail.
+    geometric = next(l for l in lines if l.strip().startswith("geometric"))
+    assert geometric.endswith("[found]")
+    assert "tfncsn plugins --load" in lines[-2]
 
 
 def test_plugins_command_shows_both_distributions_of_a_clashing_name(tmp_path):

@@ -25,7 +25,7 @@ def plugin_site(tmp_path_factory):
 
 
 def test_plugins_command_lists_the_third_party_plugins(plugin_site):
-    out = run_cli("plugins", extra_path=[plugin_site]).stdout
+    out = run_cli("plugins", "--load", extra_path=[plugin_site]).stdout
     for name in ("ring", "quadratic", "clipped_langevin"):
         line = next(l for l in out.splitlines() if l.strip().startswith(name))
         assert "tfncsn-ring 0.1.0" in line and "[ok]" in line

@@ -160,6 +160,16 @@ class Registry:
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
 
+    def clash(self, name: str) -> str | None:
+        """The one-line complaint when several distributions claim `name`, else None.
+
+        Read from the metadata alone: nothing is imported."""
+        entry = self._discover()[name]
+        if not entry.others:
+            return None
+        who = " and ".join(f"'{i.shipped_by}' ({i.target})" for i in [entry.info, *entry.others])
+        return f"{self.kind} '{name}' is provided by {who}; uninstall one of them"
+
     def get(self, name: str) -> Any:
         """Loads and returns the plugin called `name`; raises a `PluginError` otherwise."""
         entries = self._discover()
@@ -168,11 +178,9 @@ class Registry:
             available = ", ".join(sorted(entries)) or "none"
             raise UnknownPluginError(
                 f"unknown {self.kind} '{name}'; available: {available}")
-        if entry.others:
-            who = " and ".join(
-                f"'{i.shipped_by}' ({i.target})" for i in [entry.info, *entry.others])
-            raise DuplicatePluginError(
-                f"{self.kind} '{name}' is provided by {who}; uninstall one of them")
+        clash = self.clash(name)
+        if clash is not None:
+            raise DuplicatePluginError(clash)
         if not entry.loaded:
             try:
                 entry.value = entry.load()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
 
@@ -47,12 +49,26 @@ def fraction_of_peak(gflops: float, precision: str, peaks: dict[str, float]) -> 
     return round(gflops / peaks[dtype], 3)
 
 
-def _run(args: list[str]) -> tuple[dict | None, str]:
-    """Runs `python -m tfncsn.bench ARGS`: (its JSON result, or None and its last line)."""
-    proc = subprocess.run([sys.executable, "-m", "tfncsn.bench", *args],
-                          capture_output=True, text=True, env=dict(os.environ))
+# TensorFlow's C++ log lines ("I0000 00:00:... file.cc:31] ..."): never the reason a run failed.
+_TF_LOG_LINE = re.compile(r"^[IWEF]\d{4} ")
+
+
+def _run(args: list[str], timeout: float | None = None) -> tuple[dict | None, str]:
+    """Runs `python -m tfncsn.bench ARGS`: (its JSON result, or None and why it failed)."""
+    try:
+        proc = subprocess.run([sys.executable, "-m", "tfncsn.bench", *args],
+                              capture_output=True, text=True, env=dict(os.environ),
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, (f"did not finish within --bench_timeout={timeout:g} s and was stopped "
+                      "(16-bit precisions without XLA are emulated on CPUs without native "
+                      "support)")
+    if proc.returncode < 0:
+        return None, f"stopped by {signal.Signals(-proc.returncode).name}"
     if proc.returncode != 0:
-        return None, (proc.stderr.strip().splitlines() or ["no output"])[-1]
+        lines = [line for line in proc.stderr.strip().splitlines()
+                 if line.strip() and not _TF_LOG_LINE.match(line)]
+        return None, (lines or ["no output"])[-1]
     return json.loads(proc.stdout.strip().splitlines()[-1]), ""
 
 
@@ -76,7 +92,7 @@ def run() -> None:
     rows = []
     for config in configs:
         print(f"measuring {_label(config)} ...", file=sys.stderr, flush=True)
-        row, error = _run([json.dumps(config)])
+        row, error = _run([json.dumps(config)], FLAGS.bench_timeout or None)
         if row is None:
             rows.append({**config, "error": error})
             print(f"  failed: {error}", file=sys.stderr)

@@ -112,6 +112,11 @@ flags.DEFINE_integer("num_examples", 10_000, "noise-levels: training examples wh
                      "pairwise distance is sigma_1 (the first N in the dataset's order; 0: all).",
                      lower_bound=0)
 
+# Plugins.
+flags.DEFINE_bool("load", False, "plugins: also import every plugin and check it against its "
+                  "group's contract (imports TensorFlow); without it the list is read from the "
+                  "installed metadata alone.")
+
 # Benchmark.
 flags.DEFINE_list("bench_networks", ["28x28x1:64", "32x32x3:128"], "bench: HxWxC:ngf of each "
                   "network (the paper's MNIST and CIFAR-10 sizes by default).")
@@ -122,6 +127,8 @@ flags.DEFINE_list("bench_precisions", ["float32", "mixed_bfloat16"], "bench: pre
 flags.DEFINE_boolean("bench_onnx", True, "bench: also time each float32 network in ONNX Runtime "
                      "(converting a paper-size network takes a few minutes).")
 flags.DEFINE_integer("bench_steps", 5, "bench: timed steps per configuration after warm-up.")
+flags.DEFINE_float("bench_timeout", 1800, "bench: seconds one configuration may take before it "
+                   "is stopped and reported as failed (0: no limit).", lower_bound=0)
 
 import tfncsn.cli.export_flags  # noqa: F401
 

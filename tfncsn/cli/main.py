@@ -9,6 +9,7 @@ Commands:
   inpaint   complete the hidden part of --images under --mask (Algorithm 2)
   bench     training images/s, score evaluations/s and peak memory of a network
   plugins   list datasets, sigma schedules, samplers and models, and who ships them
+            (--load: import each and check it)
   export    write --workdir's model as SavedModel + ONNX with its sampler settings to --output
   evaluate  FID/IS, offline FID/KID/precision/recall, held-out DSM loss, neighbours -> --output
   train-classifier  the noise-conditional classifier of --workdir for `sample --class=K`
