@@ -147,8 +147,11 @@ class Export:
                                                     self.threads)
         return self._sessions[filename]
 
-    def score(self, x: np.ndarray, level: np.ndarray) -> np.ndarray:
-        """s(x, sigma_level): x float32 [N, *shape], level int32 [N] in [0, L) (0 = largest)."""
+    def score(self, x: np.ndarray, level: np.ndarray, graph: str = SCORE_FILE) -> np.ndarray:
+        """s(x, sigma_level): x float32 [N, *shape], level int32 [N] in [0, L) (0 = largest).
+
+        `graph` may name the float16 score network (metadata `float16`) instead of model.onnx.
+        """
         x, level = np.asarray(x, np.float32), np.asarray(level)
         if x.ndim != 1 + len(self.element_shape) or x.shape[1:] != self.element_shape \
                 or x.shape[0] == 0:
@@ -158,8 +161,7 @@ class Export:
                 or level.min() < 0 or level.max() >= self.num_levels:
             raise SampleError(f"level must be {x.shape[0]} integers in [0, {self.num_levels}); "
                               f"got shape {level.shape}, values {np.unique(level)[:5].tolist()}")
-        return self.session(SCORE_FILE).run(["score"], {"x": x, "level": level.astype(np.int32)}
-                                            )[0]
+        return self.session(graph).run(["score"], {"x": x, "level": level.astype(np.int32)})[0]
 
     def program(self, name: str) -> "Program":
         programs = self.meta["programs"]
@@ -521,13 +523,21 @@ def compare_to_tolerance(got, expected, tolerance: dict) -> tuple[bool, float, f
 
 
 def check_golden(export: Export) -> str:
-    """Runs the golden input through model.onnx; returns a summary or raises SampleError."""
+    """Runs the golden input through model.onnx, and through the float16 score network when
+    the export has one (with its own tolerance); returns a summary or raises SampleError."""
     x, level, expected = read_golden(export)
-    tolerance = export.meta.get("tolerance", {"atol": 1e-4, "rtol": 1e-4})
-    passed, _, _, summary = compare_to_tolerance(export.score(x, level), expected, tolerance)
-    if not passed:
-        raise SampleError(f"golden check failed: {summary}")
-    return f"golden check passed on {len(x)} inputs: {summary}"
+    checks = [(SCORE_FILE, export.meta.get("tolerance", {"atol": 1e-4, "rtol": 1e-4}))]
+    if "float16" in export.meta:
+        checks.append((export.meta["float16"]["graph"], export.meta["float16"]["tolerance"]))
+    lines = []
+    for graph, tolerance in checks:
+        passed, _, _, summary = compare_to_tolerance(export.score(x, level, graph), expected,
+                                                     tolerance)
+        which = "" if graph == SCORE_FILE else f" of {graph}"  # model.onnx: as the JS and C checks.
+        if not passed:
+            raise SampleError(f"golden check{which} failed: {summary}")
+        lines.append(f"golden check{which} passed on {len(x)} inputs: {summary}")
+    return "\n".join(lines)
 
 
 def check_output(path: str | None) -> str:

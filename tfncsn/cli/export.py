@@ -18,10 +18,15 @@ def run() -> None:
         raise ConfigError("--output is required: the directory to write the export to")
     if FLAGS.verify_atol < 0 or FLAGS.verify_rtol < 0:
         raise ConfigError("--verify_atol and --verify_rtol must be >= 0")
+    if FLAGS.float16_rtol is not None and not FLAGS.export_float16:
+        raise ConfigError("--float16_rtol is the tolerance of --export_float16; add "
+                          "--export_float16 or drop it")
+    if FLAGS.float16_rtol is not None and FLAGS.float16_rtol < 0:
+        raise ConfigError("--float16_rtol must be >= 0")
     saved = run_config.load(FLAGS.workdir)
     common.start_tensorflow()  # Only now, with the flags known to be good.
     from tfncsn import builders, score_source, training
-    from tfncsn.export import exporter, metadata, verify
+    from tfncsn.export import exporter, float16, metadata, verify
     # Only the sampler may differ from the run's (e.g. --sampler=pc or --steps_per_level=50).
     config = dataclasses.replace(saved, sampler=common.sampler_from_flags(saved.sampler))
     dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)
@@ -39,9 +44,15 @@ def run() -> None:
     meta = metadata.for_run(config, dataset.element_shape, dataset.prior_range, postprocess,
                             sigmas.numpy(), step, program)
     tolerance = verify.Tolerance(FLAGS.verify_atol, FLAGS.verify_rtol)
+    float16_tolerance = None
+    if FLAGS.export_float16:
+        float16_tolerance = float16.TOLERANCE
+        if FLAGS.float16_rtol is not None:
+            float16_tolerance = dataclasses.replace(float16_tolerance, rtol=FLAGS.float16_rtol)
     result = exporter.export(
         model, meta, program, FLAGS.output, opset=FLAGS.onnx_opset,
         inpainting=FLAGS.export_inpainting, verify=FLAGS.verify, tolerance=tolerance,
+        float16_tolerance=float16_tolerance,
         log=lambda message: print(f"export: {message}", file=sys.stderr))
     graphs = [f for f in result.files if f.endswith(".onnx")]
     print(f"wrote {FLAGS.output}: saved_model/ (signatures score, sample), {', '.join(graphs)} "
@@ -51,6 +62,7 @@ def run() -> None:
     if not program.supports_conditioning:
         print(f"  no inpaint graphs: sampler {config.sampler.name} does not support conditioning")
     if result.comparisons:
-        print(f"verified against TensorFlow ({tolerance.describe()}):")
+        print(f"verified against TensorFlow ({tolerance.describe()}"
+              + (f"; float16: {float16_tolerance.describe()}" if float16_tolerance else "") + "):")
         for comparison in result.comparisons:
             print(f"  {comparison.describe()}")

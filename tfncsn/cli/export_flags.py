@@ -13,3 +13,9 @@ flags.DEFINE_float("verify_rtol", 1e-4, "export: relative tolerance of --verify.
 flags.DEFINE_integer("onnx_opset", 17, "export: ONNX opset of every graph.")
 flags.DEFINE_bool("export_inpainting", True, "export: also write inpaint_step.onnx (and "
                   "inpaint_finish.onnx), when the sampler supports conditioning.")
+flags.DEFINE_bool("export_float16", False, "export: also write model.float16.onnx, the score "
+                  "network with float16 weights and values (float32 inputs and output), checked "
+                  "against Keras with its own tolerance (docs/export.md).")
+flags.DEFINE_float("float16_rtol", None, "export: relative tolerance of the float16 check "
+                   "(|diff| <= atol + rtol * rms of each input's Keras score); default: the one "
+                   "docs/export.md states.")

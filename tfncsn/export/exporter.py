@@ -3,6 +3,7 @@ the golden pair.
 
     E/saved_model/          signatures score(x, level), sample(seed, num_samples)
     E/model.onnx            score(x, level), the network alone
+    E/model.float16.onnx    the same in float16 (float32 inputs and output), when asked
     E/sample_step.onnx      one step of the sampler (network inside, noise fed per step)
     E/sample_finish.onnx    its final map to samples, when it has one (e.g. denoising)
     E/inpaint_step.onnx     the same wrapped in inpainting (inputs y, mask), when the
@@ -32,7 +33,7 @@ import onnx
 import tensorflow as tf
 
 from tfncsn.conditioning import COLOUR_BASIS
-from tfncsn.export import metadata, onnx_score, step_graphs, verify as verify_lib
+from tfncsn.export import float16, metadata, onnx_score, step_graphs, verify as verify_lib
 from tfncsn.export.savedmodel import ScoreModule
 from tfncsn.programs import Sampler, ScoreFn, last_line
 
@@ -91,16 +92,19 @@ def _prepare(directory: str) -> str:
 def export(model: keras.Model, meta: dict[str, Any], sampler: Sampler, directory: str, *,
            opset: int = onnx_score.DEFAULT_OPSET, inpainting: bool = True, verify: bool = True,
            tolerance: verify_lib.Tolerance = verify_lib.Tolerance(),
+           float16_tolerance: verify_lib.Tolerance | None = None,
            log: Callable[[str], None] = lambda message: None) -> ExportResult:
     """Exports `model` (called as model(x, level)) with the step program `sampler`.
 
-    `meta` is `tfncsn.export.metadata.for_run(...)`. Raises `VerificationError`
+    `meta` is `tfncsn.export.metadata.for_run(...)`. With `float16_tolerance` it also
+    writes the float16 score network, verified against Keras within it. Raises `VerificationError`
     when an export disagrees with TensorFlow beyond `tolerance`, `ExportError`
     when it cannot be written; either way nothing is left behind.
     """
     partial = _prepare(directory)
     try:
-        result = _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance, log)
+        result = _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance,
+                        float16_tolerance, log)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -110,11 +114,13 @@ def export(model: keras.Model, meta: dict[str, Any], sampler: Sampler, directory
     return dataclasses.replace(result, directory=directory)
 
 
-def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance, log
-           ) -> ExportResult:
+def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance,
+           float16_tolerance, log) -> ExportResult:
     level_fn, sigma_fn = score_functions(model)
     score_fn = sigma_fn if sampler.score_input == "sigma" else level_fn
     meta = {**meta, "tolerance": tolerance.as_metadata()}
+    if float16_tolerance is not None:
+        meta["float16"] = {"graph": float16.FILE, "tolerance": float16_tolerance.as_metadata()}
     graphs = {"sample": step_graphs.GraphProgram(sampler, score_fn)}
     if inpainting and sampler.supports_conditioning:
         graphs["inpaint"] = step_graphs.GraphProgram(sampler, score_fn, inpaint=True)
@@ -139,6 +145,9 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance, 
     models = {ONNX_FILE: convert_score_network(level_fn, shape, opset)}
     onnx_score.check_io(models[ONNX_FILE])
     network = models[ONNX_FILE]
+    if float16_tolerance is not None:
+        log("converting the score network to float16")
+        models[float16.FILE] = float16.convert(models[ONNX_FILE])
     if sampler.score_input == "sigma":  # The programs call the score at any sigma.
         network = _convert(tf.function(lambda x, sigma: {"score": sigma_fn(x, sigma)},
                                        input_signature=[
@@ -175,6 +184,10 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance, 
         log("verifying Keras vs SavedModel vs ONNX, and each step graph vs TensorFlow")
         comparisons = tuple(verify_export(graphs, partial, x, level, score, tolerance))
         verify_lib.check(comparisons, tolerance)
+        if float16_tolerance is not None:
+            half = verify_float16(partial, x, level, score, float16_tolerance)
+            verify_lib.check([half], float16_tolerance)
+            comparisons += (half,)
     return ExportResult(partial, comparisons, tuple(files) + (METADATA_FILE,))
 
 
@@ -256,6 +269,17 @@ def verify_export(graphs: dict[str, step_graphs.GraphProgram], directory: str,
     for name, graph in graphs.items():
         comparisons += verify_program(name, graph, directory, x, tolerance)
     return comparisons
+
+
+def verify_float16(directory: str, x: np.ndarray, level: np.ndarray, expected: np.ndarray,
+                   tolerance: verify_lib.Tolerance) -> verify_lib.Comparison:
+    """Keras's golden scores `expected` vs the float16 score network's on (x, level)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(os.path.join(directory, float16.FILE),
+                                   providers=["CPUExecutionProvider"])
+    got = session.run(["score"], {"x": x, "level": level})[0]
+    return verify_lib.compare("float16 ONNX vs Keras", got, expected, tolerance)
 
 
 def program_inputs(graph: step_graphs.GraphProgram, x: np.ndarray, seed: int = 1):
