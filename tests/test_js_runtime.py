@@ -54,7 +54,7 @@ def toy_export(tmp_path_factory):
     run_cli("train", "--flagfile=configs/toy.cfg", f"--steps={TOY_TRAIN_STEPS}",
             "--log_every=1000", f"--workdir={root / 'run'}")
     run_cli("export", f"--workdir={root / 'run'}", f"--output={root / 'export'}",
-            *TOY_EXPORT_FLAGS)
+            *TOY_EXPORT_FLAGS, "--export_float16")  # The JS golden check of both networks.
     return root / "export"
 
 

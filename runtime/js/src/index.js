@@ -195,8 +195,9 @@ export class Export {
     this.sessions.clear();
   }
 
-  /** s(x, sigma_level): x Float32Array [n * element size], level Int32Array [n] in [0, L). */
-  async score(x, level) {
+  /** s(x, sigma_level): x Float32Array [n * element size], level Int32Array [n] in [0, L).
+   *  `graph` may name the float16 score network (`meta.float16.graph`) instead of model.onnx. */
+  async score(x, level, graph = SCORE_FILE) {
     const n = level.length;
     if (!(x instanceof Float32Array) || n === 0 || x.length !== n * this.elementSize) {
       throw new ExportError(`x must be a Float32Array of ${n} x ${this.elementSize} values ` +
@@ -207,7 +208,7 @@ export class Export {
         throw new ExportError(`level must hold integers in [0, ${this.numLevels}), got ${l}`);
       }
     }
-    const session = await this.session(SCORE_FILE);
+    const session = await this.session(graph);
     const out = await session.run({
       x: new this.ort.Tensor('float32', x, [n, ...this.elementShape]),
       level: new this.ort.Tensor('int32', Int32Array.from(level), [n]),
@@ -258,15 +259,24 @@ export class Export {
    * Runs the golden input through model.onnx and compares with the golden score elementwise:
    * |got - score| <= atol + rtol * scale, where scale is the root mean square of that input's
    * golden score (the export's `tolerance`, `scale: "rms"`), or |score| for exports without
-   * `scale` (docs/export.md, "Golden pair and tolerance").
+   * `scale` (docs/export.md, "Golden pair and tolerance"). `graph` may name the float16 score
+   * network (`meta.float16.graph`), checked with its own tolerance (`meta.float16.tolerance`).
    * @returns {Promise<{passed: boolean, count: number, maxAbs: number, maxRel: number,
    *   summary: string}>}
    */
-  async checkGolden() {
+  async checkGolden(graph = SCORE_FILE) {
+    let tolerance = this.meta.tolerance ?? { atol: 1e-4, rtol: 1e-4 };
+    if (graph !== SCORE_FILE) {
+      if (graph !== this.meta.float16?.graph) {
+        throw new ExportError(`checkGolden: '${graph}' is not a score network of this export ` +
+          `(it has ${[SCORE_FILE, this.meta.float16?.graph].filter(Boolean).join(', ')}); ` +
+          'export with --export_float16 for a float16 one');
+      }
+      tolerance = this.meta.float16.tolerance;
+    }
     const golden = await this.readGolden();
-    const tolerance = this.meta.tolerance ?? { atol: 1e-4, rtol: 1e-4 };
     const byRms = tolerance.scale === 'rms';
-    const got = await this.score(golden.x.data, golden.level.data);
+    const got = await this.score(golden.x.data, golden.level.data, graph);
     const expected = golden.score.data;
     const count = golden.level.data.length;
     const perInput = expected.length / count;
@@ -288,10 +298,11 @@ export class Export {
     const rule = byRms ? 'rms(expected of the input)' : '|expected|';
     const numbers = `max abs diff ${g3(maxAbs)}, max rel diff ${g3(maxRel)} (tolerance ` +
       `|diff| <= ${tolerance.atol} + ${tolerance.rtol} ${rule})`;
+    const which = graph === SCORE_FILE ? '' : ` of ${graph}`;
     return {
       passed, count, maxAbs, maxRel,
-      summary: passed ? `golden check passed on ${count} inputs: ${numbers}`
-        : `golden check failed: ${numbers}`,
+      summary: passed ? `golden check${which} passed on ${count} inputs: ${numbers}`
+        : `golden check${which} failed: ${numbers}`,
     };
   }
 

@@ -16,6 +16,20 @@ test('the golden pair passes', { skip: NO_EXPORT }, async () => {
   assert.ok(result.maxAbs < 1e-4);
 });
 
+test('the float16 score network passes the golden check with its own tolerance',
+  { skip: NO_EXPORT }, async () => {
+    const model = await open();
+    const graph = model.meta.float16.graph;
+    assert.equal(graph, 'model.float16.onnx');
+    const result = await model.checkGolden(graph);
+    assert.ok(result.passed, result.summary);
+    assert.match(result.summary, /^golden check of model\.float16\.onnx passed on 20 inputs/);
+    const full = await model.checkGolden();
+    assert.ok(result.maxRel > 30 * full.maxRel, `${result.summary} / ${full.summary}`);
+    await assert.rejects(model.checkGolden('sample_step.onnx'),
+      /'sample_step\.onnx' is not a score network of this export/);
+  });
+
 test('a golden score off by more than the tolerance fails the check', { skip: NO_EXPORT },
   async () => {
     const model = await open(undefined, { checkHashes: false });
