@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
+import onnx
+import onnxruntime as ort
 import tensorflow as tf
 
 from conftest import REPO
@@ -50,3 +53,46 @@ def tf_trajectory(program, score_fn, batch, seed):
             program, rng, k, batch))
         states.append(state["x"].numpy())
     return program.finish(score_fn, state).numpy(), states
+
+
+# --- the float16 score network (docs/export.md, "float16 score network")
+
+def float_types(model: onnx.ModelProto) -> set[int]:
+    """Element types of the graph's floating-point initializers."""
+    floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE}
+    return {t.data_type for t in model.graph.initializer if t.data_type in floats}
+
+
+def weight_bytes(model: onnx.ModelProto) -> int:
+    return sum(t.ByteSize() for t in model.graph.initializer)
+
+
+def io_types(model: onnx.ModelProto) -> list[int]:
+    return [v.type.tensor_type.elem_type for v in (*model.graph.input, *model.graph.output)]
+
+
+def run_score(model: onnx.ModelProto, x: np.ndarray, level: np.ndarray) -> np.ndarray:
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(["score"], {"x": x, "level": level})[0]
+
+
+def check_float16_network(full: onnx.ModelProto, half: onnx.ModelProto, x: np.ndarray,
+                          level: np.ndarray, expected: np.ndarray) -> None:
+    """`half` is `full` in float16: float16 weights, the same float32 inputs and output, half
+    the weight bytes, and scores within the float16 tolerance of Keras's `expected` with an
+    error of float16 rounding (far above float32's, far below the tolerance)."""
+    from tfncsn.export import float16, verify
+
+    assert float_types(full) == {onnx.TensorProto.FLOAT}
+    assert float_types(half) == {onnx.TensorProto.FLOAT16}  # Every weight is float16 ...
+    assert io_types(half) == io_types(full)  # ... inputs and output as in model.onnx.
+    assert [i.name for i in half.graph.input] == ["x", "level"]
+    assert weight_bytes(half) < 0.55 * weight_bytes(full)
+    assert half.ByteSize() < full.ByteSize()
+    got_full = verify.compare("float32", run_score(full, x, level), expected, verify.Tolerance())
+    got_half = verify.compare("float16", run_score(half, x, level), expected, float16.TOLERANCE)
+    assert got_full.passed and got_half.passed, (got_full.describe(), got_half.describe())
+    assert got_half.max_rel > 30 * got_full.max_rel and got_half.max_rel > 1e-4, \
+        got_half.describe()
+    assert not verify.compare("tight", run_score(half, x, level), expected,
+                              verify.Tolerance(atol=0, rtol=1e-5)).passed

@@ -22,7 +22,8 @@ import tensorflow as tf
 from PIL import Image
 
 from conftest import error_line, run_cli
-from export_helpers import SCRIPT, blocked_env, onnx_sample, tf_trajectory
+from export_helpers import (SCRIPT, blocked_env, check_float16_network, onnx_sample,
+                            tf_trajectory)
 from tfncsn import builders, config as run_config, sampling, training
 from tfncsn.score_source import ScoreSource
 from tfncsn.conditioning import Inpainting
@@ -45,12 +46,14 @@ def toy(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
-    """Reference convention and the denoising step on, so both are exercised."""
+    """Reference convention, the denoising step and the float16 network on, so all are
+    exercised."""
     root = tmp_path_factory.mktemp("digits")
     run_cli("train", "--dataset=digits", "--model=refinenet", "--model_options=ngf=8",
             "--batch_size=8", "--steps=3", "--log_every=1", "--step_convention=reference",
             "--steps_per_level=4", "--denoise", f"--workdir={root / 'run'}")
-    proc = run_cli("export", f"--workdir={root / 'run'}", f"--output={root / 'export'}")
+    proc = run_cli("export", f"--workdir={root / 'run'}", f"--output={root / 'export'}",
+                   "--export_float16")
     return root / "run", root / "export", proc.stdout
 
 
@@ -210,6 +213,17 @@ def test_keras_savedmodel_and_onnx_agree(run, request, tmp_path):
                      session.run(["score"], {"x": xs, "level": levels})[0], keras_score)
     assert "golden check passed" in onnx_sample_cli(tmp_path, f"--model={export}",
                                                     "--check").stdout
+
+
+def test_the_float16_condrefinenet_stays_within_its_tolerance(digits, tmp_path):
+    _, export, stdout = digits
+    golden = np.load(export / "golden.npz")
+    check_float16_network(onnx.load(export / "model.onnx"),
+                          onnx.load(export / "model.float16.onnx"),
+                          golden["x"], golden["level"], golden["score"])
+    assert "float16 ONNX vs Keras: max abs diff" in stdout
+    assert "golden check of model.float16.onnx passed" in onnx_sample_cli(
+        tmp_path, f"--model={export}", "--check").stdout
 
 
 def test_savedmodel_sample_signature(toy):
