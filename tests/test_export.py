@@ -224,6 +224,9 @@ def test_the_float16_condrefinenet_stays_within_its_tolerance(digits, tmp_path):
     assert "float16 ONNX vs Keras: max abs diff" in stdout
     assert "golden check of model.float16.onnx passed" in onnx_sample_cli(
         tmp_path, f"--model={export}", "--check").stdout
+    with pytest.raises(onnx_sample.SampleError, match="'sample_step.onnx' is not a score "
+                       "network of this export"):
+        onnx_sample.load(str(export)).score(golden["x"], golden["level"], "sample_step.onnx")
 
 
 def test_savedmodel_sample_signature(toy):

@@ -152,6 +152,12 @@ class Export:
 
         `graph` may name the float16 score network (metadata `float16`) instead of model.onnx.
         """
+        networks = [SCORE_FILE] + ([self.meta["float16"]["graph"]] if "float16" in self.meta
+                                   else [])
+        if graph not in networks:
+            raise SampleError(f"'{graph}' is not a score network of this export (it has "
+                              f"{', '.join(networks)}); export with --export_float16 for a "
+                              "float16 one")
         x, level = np.asarray(x, np.float32), np.asarray(level)
         if x.ndim != 1 + len(self.element_shape) or x.shape[1:] != self.element_shape \
                 or x.shape[0] == 0:

@@ -185,7 +185,9 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance,
         comparisons = tuple(verify_export(graphs, partial, x, level, score, tolerance))
         verify_lib.check(comparisons, tolerance)
         if float16_tolerance is not None:
-            half = verify_float16(partial, x, level, score, float16_tolerance)
+            half = verify_lib.compare("float16 ONNX vs Keras",
+                                      onnx_score_of(partial, float16.FILE, x, level), score,
+                                      float16_tolerance)
             verify_lib.check([half], float16_tolerance)
             comparisons += (half,)
     return ExportResult(partial, comparisons, tuple(files) + (METADATA_FILE,))
@@ -256,30 +258,25 @@ def verify_export(graphs: dict[str, step_graphs.GraphProgram], directory: str,
                   tolerance: verify_lib.Tolerance) -> list[verify_lib.Comparison]:
     """Keras's golden scores `expected` vs the SavedModel's and ONNX's on (x, level); each
     step graph and finish graph vs the TensorFlow program on identical inputs and noise."""
-    import onnxruntime as ort
-
     loaded = tf.saved_model.load(os.path.join(directory, SAVED_MODEL_DIR))
     saved = loaded.signatures["score"](x=tf.constant(x), level=tf.constant(level))["score"]
-    session = ort.InferenceSession(os.path.join(directory, ONNX_FILE),
-                                   providers=["CPUExecutionProvider"])
     comparisons = [
         verify_lib.compare("SavedModel vs Keras", saved.numpy(), expected, tolerance),
-        verify_lib.compare("ONNX vs Keras", session.run(["score"], {"x": x, "level": level})[0],
+        verify_lib.compare("ONNX vs Keras", onnx_score_of(directory, ONNX_FILE, x, level),
                            expected, tolerance)]
     for name, graph in graphs.items():
         comparisons += verify_program(name, graph, directory, x, tolerance)
     return comparisons
 
 
-def verify_float16(directory: str, x: np.ndarray, level: np.ndarray, expected: np.ndarray,
-                   tolerance: verify_lib.Tolerance) -> verify_lib.Comparison:
-    """Keras's golden scores `expected` vs the float16 score network's on (x, level)."""
+def onnx_score_of(directory: str, filename: str, x: np.ndarray, level: np.ndarray
+                  ) -> np.ndarray:
+    """The score that the ONNX score network `filename` of the export computes on (x, level)."""
     import onnxruntime as ort
 
-    session = ort.InferenceSession(os.path.join(directory, float16.FILE),
+    session = ort.InferenceSession(os.path.join(directory, filename),
                                    providers=["CPUExecutionProvider"])
-    got = session.run(["score"], {"x": x, "level": level})[0]
-    return verify_lib.compare("float16 ONNX vs Keras", got, expected, tolerance)
+    return session.run(["score"], {"x": x, "level": level})[0]
 
 
 def program_inputs(graph: step_graphs.GraphProgram, x: np.ndarray, seed: int = 1):
