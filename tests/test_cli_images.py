@@ -135,3 +135,20 @@ def test_bench_writes_its_table(tmp_path):
             assert row[key] > 0, key
     assert rows["float32"]["onnx_score_evaluations_per_second"] > 0
     assert "onnx_score_evaluations_per_second" not in rows["mixed_bfloat16"]
+
+
+@pytest.mark.slow  # Two rounds of one configuration, each in its own process.
+def test_bench_rounds_report_medians_with_their_range(tmp_path):
+    output = tmp_path / "bench.json"
+    proc = run_cli("bench", "--bench_networks=8x8x1:4", "--bench_batch_sizes=2",
+                   "--bench_jit=off", "--bench_precisions=float32", "--nobench_onnx",
+                   "--bench_steps=1", "--bench_rounds=2", f"--output={output}")
+    assert "medians of 2 rounds" in proc.stdout and "round 2/2: measuring" in proc.stderr
+    table = json.loads(output.read_text())
+    assert table["machine"]["rounds"] == 2
+    low, high = table["machine"]["matmul_gflops_range"]["float32"]
+    assert 0 < low <= table["machine"]["matmul_gflops"]["float32"] <= high
+    (row,) = table["results"]
+    assert row["rounds"] == 2
+    low, high = row["range"]["train_images_per_second"]
+    assert 0 < low <= row["train_images_per_second"] <= high

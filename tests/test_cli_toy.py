@@ -150,6 +150,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp
     (["sample", "--dataset=toy", "--output={tmp}/s.npy"], "--workdir is required"),
     (["figure3", TOY, "--score=exact", "--output={tmp}/f.jpg"], "--output must end in .png"),
     (["launch"], "unknown command 'launch'"),
+    (["bench", "--bench_rounds=0", "--output={tmp}/b.json"], "--bench_rounds"),
 ])
 def test_bad_input_gives_one_line(tmp_path, args, expected):
     proc = run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in args], check=False)

@@ -127,6 +127,10 @@ flags.DEFINE_list("bench_precisions", ["float32", "mixed_bfloat16"], "bench: pre
 flags.DEFINE_boolean("bench_onnx", True, "bench: also time each float32 network in ONNX Runtime "
                      "(converting a paper-size network takes a few minutes).")
 flags.DEFINE_integer("bench_steps", 5, "bench: timed steps per configuration after warm-up.")
+flags.DEFINE_integer("bench_rounds", 1, "bench: times every configuration is measured, one round "
+                     "of all of them after another, so that a machine whose speed drifts slows "
+                     "them alike; above 1 each figure is the median of its rounds, with their "
+                     "range.", lower_bound=1)
 flags.DEFINE_float("bench_timeout", 1800, "bench: seconds one configuration may take before it "
                    "is stopped and reported as failed (0: no limit).", lower_bound=0)
 
