@@ -66,6 +66,21 @@ class ScoreSource:
         return self.sigma_score_fn if program.score_input == "sigma" else self.score_fn
 
 
+def nearest_level(level_fn: ScoreFn, sigmas) -> ScoreFn:
+    """s(x, sigma) of a model trained at the levels `sigmas` only: each example is scored at
+    the level nearest to its sigma in log sigma. For a geometric schedule this is how the
+    score-SDE code (Song et al. 2021) rounds the time of a model trained at discrete levels;
+    the score is then piecewise constant in sigma, changing halfway (in log sigma) between
+    two levels (docs/evaluation.md#likelihood)."""
+    log_sigmas = tf.math.log(tf.reshape(tf.cast(sigmas, tf.float32), [1, -1]))
+
+    def score(x, sigma):
+        distance = tf.abs(tf.math.log(tf.reshape(tf.cast(sigma, tf.float32), [-1, 1]))
+                          - log_sigmas)
+        return level_fn(x, tf.argmin(distance, axis=1, output_type=tf.int32))
+    return score
+
+
 def load(config: RunConfig, workdir: str | None, data_dir: str | None = None,
          exact: bool = False) -> ScoreSource:
     """The latest (EMA) weights of the run in `workdir`, or with `exact` the dataset's score."""

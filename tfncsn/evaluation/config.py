@@ -14,6 +14,8 @@ from tfncsn.config import ConfigError, check_settings, setting
 METRICS = ("heldout", "offline", "inception", "neighbours", "likelihood")
 AUTO_METRICS = ("heldout", "offline", "inception", "neighbours")  # likelihood: named only.
 LIKELIHOOD_PROBES = ("rademacher", "gaussian", "exact")  # tfncsn.likelihood.PROBES.
+# How the likelihood ODE scores a sigma between the trained levels (tfncsn.score_source).
+LIKELIHOOD_LEVELS = ("continuous", "nearest")
 WEIGHTS_ENV = "TFNCSN_INCEPTION_WEIGHTS"
 CACHE_ENV = "TFNCSN_CACHE_DIR"
 MIN_SAMPLES = 10  # The Inception Score's 10 splits; also enough for k-NN precision/recall.
@@ -72,6 +74,12 @@ class EvalConfig:
                                      "RK45 solver.")
     likelihood_seed: int = setting(0, "evaluate: seed of the likelihood's probes and "
                                    "dequantisation noise.")
+    likelihood_levels: str = setting(
+        "continuous", "evaluate: how the likelihood's ODE scores a sigma between the trained "
+        "levels. continuous: the model's own score at that sigma (a model that accepts any "
+        "sigma); nearest: the score at the trained level nearest in log sigma, as the "
+        "score-SDE code does for models trained at discrete levels (any model).",
+        choices=LIKELIHOOD_LEVELS)
     num_samples: int | None = 64
     seed: int = 0
     keep_every: int = 0  # States kept every this many steps; 0: about 10 frames.

@@ -144,8 +144,10 @@ def markdown(report: dict[str, Any]) -> str:
                   f"{probes}, seed {lk['seed']}; {lk['score_evals_mean']:.0f} score evaluations "
                   f"per example on average (batched calls per batch: "
                   f"{', '.join(str(e) for e in lk['score_evals_batches'])}). Dequantisation: "
-                  f"{lk['dequantization']}; model space: {lk['model_space']} "
-                  "(docs/algorithms.md#likelihood).", ""]
+                  f"{lk['dequantization']}; model space: {lk['model_space']}"
+                  + ("; between its trained levels the score of the nearest one"
+                     if lk.get("levels") == "nearest" else "")
+                  + " (docs/algorithms.md#likelihood).", ""]
 
     if _shown(report, "neighbours"):
         lines += ["## Nearest training images", ""]

@@ -34,7 +34,8 @@ LIKELIHOOD_KINDS = ("none", "clip", "inverse_logit")  # tfncsn.likelihood.model_
 LEVEL_CONDITIONAL = ("needs a score model that accepts any sigma (the probability-flow ODE runs "
                      "between the trained levels): refinenet_v2, mlp with "
                      "noise_embedding=fourier, or --score=exact; this model is conditioned on "
-                     "its trained levels only")
+                     "its trained levels only; --likelihood_levels=nearest scores each sigma at "
+                     "the nearest trained level instead")
 # Options that change how a dataset is fed to the model, not its pixels: they do not
 # change the offline classifier or the reference statistics.
 _PRESENTATION_OPTIONS = ("logit_transform", "random_flip", "dequantize")
@@ -292,7 +293,7 @@ class Evaluation:
                 bar.set_postfix(sigma=f"{sigma:.4g}", evals=count)
 
             result = likelihood.negative_log_likelihood(
-                self.source.sigma_score_fn, x, min(sigmas), max(sigmas), options,
+                likelihood_score(self.source, config), x, min(sigmas), max(sigmas), options,
                 log_det=log_det, levels=levels, batch_size=config.eval_batch_size,
                 callback=bar.update, on_evaluation=on_evaluation)
         bpd, bpd_sem = result.mean_sem(result.bits_per_dim)
@@ -304,7 +305,7 @@ class Evaluation:
             "score_evals_batches": list(result.batch_score_evals),
             "dequantization": (f"uniform, {levels} levels: D log {levels} added"
                                if levels else "none (continuous data)"),
-            "model_space": dataset.postprocess_kind,
+            "model_space": dataset.postprocess_kind, "levels": config.likelihood_levels,
             "probe": options.probe, "num_probes": 1 if options.probe == "exact" else
             options.num_probes, "rtol": options.rtol, "atol": options.atol,
             "seed": options.seed, "sigma_min": min(sigmas), "sigma_max": max(sigmas),
@@ -466,12 +467,20 @@ def inception_reference(evaluation: Evaluation):
     return mu, sigma, {**description, "num_examples": len(train), "from_cache": False}
 
 
+def likelihood_score(source: ScoreSource, config: EvalConfig):
+    """The s(x, sigma) the likelihood ODE integrates (`--likelihood_levels`), or None when the
+    model has no score between its trained levels."""
+    if config.likelihood_levels == "nearest":
+        return score_source.nearest_level(source.score_fn, source.sigmas)
+    return source.sigma_score_fn
+
+
 def evaluate(source: ScoreSource, config: EvalConfig, output: str,
              workdir: str | None = None) -> dict[str, Any]:
     """Runs the metrics of `config` that apply to the source's dataset and writes the report
     to `output` (.json) with its Markdown and figures beside it; returns the report."""
     plan = plan_metrics(source.dataset, config.metrics, config.explicit,
-                        inception_weights(config), source.sigma_score_fn is not None)
+                        inception_weights(config), likelihood_score(source, config) is not None)
     with explained(source.dataset):  # A file the data pipeline cannot read is named.
         evaluation = Evaluation(source, config, plan, output, workdir)
         # The held-out loss first: sampling leaves the score function compiled for other
