@@ -71,7 +71,7 @@ def nearest_level(level_fn: ScoreFn, sigmas) -> ScoreFn:
     the level nearest to its sigma in log sigma. For a geometric schedule this is how the
     score-SDE code (Song et al. 2021) rounds the time of a model trained at discrete levels;
     the score is then piecewise constant in sigma, changing halfway (in log sigma) between
-    two levels (docs/evaluation.md#likelihood)."""
+    two levels (docs/algorithms.md#likelihood)."""
     log_sigmas = tf.math.log(tf.reshape(tf.cast(sigmas, tf.float32), [1, -1]))
 
     def score(x, sigma):
