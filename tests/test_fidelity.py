@@ -2,9 +2,8 @@
 the original code") found equal, pinned so a change shows up here before it shows up as a
 drift in sample quality.
 
-- Every convolution kernel of CondRefineNetDilated starts as PyTorch's Conv2d default,
-  U(+-1/sqrt(fan_in)); biases start at 0 (PyTorch draws them from the same range; measured
-  harmless in that comparison).
+- Every convolution of both RefineNets starts as PyTorch's Conv2d default: kernel and bias
+  drawn from U(+-1/sqrt(fan_in)) (biases at 0 only with conv_bias_init="zeros").
 - The training input pipeline mixes Fashion-MNIST's classes as a full permutation per epoch
   does (the reference's DataLoader), although its shuffle buffer holds 10,000 of the 60,000
   images: the file order is already class-balanced. A source in class order, or a buffer
@@ -23,6 +22,7 @@ import tensorflow as tf
 from tfncsn import training
 from tfncsn.config import TrainConfig
 from tfncsn.models.refinenet import CondRefineNetDilated
+from tfncsn.models.refinenet_v2 import NCSNv2RefineNet
 
 FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 RECIPE = dict(batch_size=64, steps=1500)  # configs/fashion_mnist.cfg
@@ -43,12 +43,19 @@ def _conv_layers(model: keras.Model) -> list[keras.layers.Conv2D]:
     return list({id(c): c for c in found}.values())
 
 
-def test_every_refinenet_conv_starts_as_pytorchs_default():
+def _built(network, **options) -> keras.Model:
     keras.utils.set_random_seed(0)
-    model = CondRefineNetDilated(input_shape=(28, 28, 1), sigmas=[1.0, 0.1], ngf=16)
+    model = network(input_shape=(28, 28, 1), sigmas=[1.0, 0.1], ngf=16, **options)
     model(tf.zeros([1, 28, 28, 1]), tf.constant([0]))
-    convs = _conv_layers(model)
+    return model
+
+
+@pytest.mark.parametrize("network", [CondRefineNetDilated, NCSNv2RefineNet])
+def test_every_refinenet_conv_starts_as_pytorchs_default(network):
+    """Kernels and biases both U(+-1/sqrt(fan_in)), as PyTorch's Conv2d in both references."""
+    convs = _conv_layers(_built(network))
     assert len(convs) >= 20, f"found only {len(convs)} convolutions"
+    scaled_biases = []  # Each bias over its bound: U(-1, 1) if drawn right.
     for conv in convs:
         kernel = np.asarray(conv.kernel)
         fan_in = int(np.prod(kernel.shape[:-1]))
@@ -59,7 +66,34 @@ def test_every_refinenet_conv_starts_as_pytorchs_default():
             np.testing.assert_allclose(kernel.std(), bound / np.sqrt(3.0), rtol=0.08,
                                        err_msg=conv.name)
         if conv.use_bias:
-            np.testing.assert_array_equal(np.asarray(conv.bias), 0.0, err_msg=conv.name)
+            scaled_biases.append(np.asarray(conv.bias) / bound)
+    scaled = np.concatenate(scaled_biases)
+    assert len(scaled) > 500, len(scaled)
+    assert np.abs(scaled).max() <= 1 + 1e-6
+    assert np.abs(scaled).max() > 0.99
+    np.testing.assert_allclose(scaled.std(), 1 / np.sqrt(3.0), rtol=0.08)
+    assert abs(scaled.mean()) < 0.1
+
+
+def test_conv_biases_follow_the_seed_or_start_at_zero():
+    model, twin = _built(CondRefineNetDilated), _built(CondRefineNetDilated)
+    assert model.get_config()["conv_bias_init"] == "uniform"
+    for a, b in zip(model.weights, twin.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    zeros = _built(CondRefineNetDilated, conv_bias_init="zeros")
+    biases = [np.asarray(c.bias) for c in _conv_layers(zeros) if c.use_bias]
+    assert len(biases) > 20 and not any(b.any() for b in biases)
+    # The kernels are drawn as before: only the biases differ.
+    for conv, twin_conv in zip(_conv_layers(model), _conv_layers(zeros), strict=True):
+        np.testing.assert_array_equal(np.asarray(conv.kernel), np.asarray(twin_conv.kernel))
+
+
+def test_unknown_conv_bias_init_is_a_config_error():
+    from tfncsn import builders
+    from tfncsn.config import ConfigError
+    with pytest.raises(ConfigError, match="conv_bias_init must be one of zeros, uniform"):
+        builders.make_model("refinenet", {"ngf": 8, "conv_bias_init": "normal"}, (28, 28, 1),
+                            [1.0, 0.1])
 
 
 class _Labels:

@@ -6,8 +6,9 @@ is an int32 [N] index into the noise levels. A block built with
 `num_levels=None` uses the unconditional InstanceNorm++ of NCSNv2 and ignores
 `level`.
 
-The three porting pitfalls of docs/algorithms.md section 6.3 are explicit options whose
-defaults follow the reference implementation:
+Three of the porting pitfalls of docs/algorithms.md section 6.3 are explicit options of the
+blocks whose defaults follow the reference implementation (the fourth, PyTorch's draw of the
+convolution biases, is `init_conv_biases`, applied by the networks):
 
 * `count_padding` (5x5 average pool of the chained residual pooling): divide
   every window by 25, counting the zero padding, instead of by the number of
@@ -27,14 +28,38 @@ import tensorflow as tf
 from tfncsn.models import ops
 
 
+CONV_BIAS_INITS = ("zeros", "uniform")
+
+
 def conv_initializer() -> keras.initializers.Initializer:
     """The default kernel initialiser of PyTorch's Conv2d: U(+-1/sqrt(fan_in)).
 
     The reference trains with it; Keras' Glorot default would be a fourth,
-    silent, difference. Biases still start at 0 (PyTorch draws them from the
-    same range).
+    silent, difference. Biases start at 0 unless `init_conv_biases` draws them.
     """
     return keras.initializers.VarianceScaling(1.0 / 3.0, mode="fan_in", distribution="uniform")
+
+
+def check_conv_bias_init(conv_bias_init: str) -> str:
+    if conv_bias_init not in CONV_BIAS_INITS:
+        raise ValueError(f"conv_bias_init must be one of {', '.join(CONV_BIAS_INITS)}, got "
+                         f"'{conv_bias_init}'")
+    return conv_bias_init
+
+
+def init_conv_biases(model: keras.layers.Layer) -> None:
+    """Draws the bias of every built convolution inside `model` from U(+-1/sqrt(fan_in)).
+
+    PyTorch's Conv2d default for biases, the fan-in being the kernel's (kh * kw * C_in),
+    the same bound as the kernel's. Draws from Keras's global seed, like the kernels.
+    """
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.Conv2D) and layer.use_bias:
+            fan_in = 1
+            for d in layer.kernel.shape[:-1]:
+                fan_in *= int(d)
+            bound = fan_in ** -0.5
+            layer.bias.assign(keras.initializers.RandomUniform(-bound, bound)(layer.bias.shape))
 
 
 def conv(filters: int, kernel_size: int = 3, dilation: int = 1, use_bias: bool = True,

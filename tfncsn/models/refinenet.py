@@ -24,13 +24,14 @@ class DilatedRefineNet(keras.Model):
     `conditional` selects CondInstanceNorm++ (NCSN) or InstanceNorm++ (NCSNv2);
     `refine_norms` puts norms inside the refine blocks (NCSN); `pool` is the
     chained residual pooling's ("avg" NCSN, "max" NCSNv2); `scale_by_sigma`
-    divides the output by sigma[level] (NCSNv2).
+    divides the output by sigma[level] (NCSNv2). Convolution kernels start as
+    PyTorch's default, and so do the biases unless `conv_bias_init="zeros"`.
     """
 
     def __init__(self, *, input_shape: Sequence[int], sigmas: Sequence[float], ngf: int,
                  conditional: bool, refine_norms: bool, pool: str, scale_by_sigma: bool,
                  rescale_input: bool, pool_count_padding: bool, align_corners: bool,
-                 unbiased_channel_variance: bool, **kwargs):
+                 unbiased_channel_variance: bool, conv_bias_init: str = "uniform", **kwargs):
         super().__init__(**kwargs)
         self.data_shape = tuple(int(d) for d in input_shape)
         if len(self.data_shape) != 3 or self.data_shape[0] % 2 or self.data_shape[1] % 2:
@@ -44,6 +45,7 @@ class DilatedRefineNet(keras.Model):
         self.pool_count_padding = bool(pool_count_padding)
         self.align_corners = bool(align_corners)
         self.unbiased_channel_variance = bool(unbiased_channel_variance)
+        self.conv_bias_init = layers.check_conv_bias_init(conv_bias_init)
         self._scale_by_sigma = bool(scale_by_sigma)
         num_levels = len(self.sigmas) if conditional else None
         unbiased = self.unbiased_channel_variance
@@ -95,6 +97,8 @@ class DilatedRefineNet(keras.Model):
             shape = refine.compute_output_shape(shapes)
         self.end_norm.build(shape)
         self.end_conv.build(shape)
+        if self.conv_bias_init == "uniform":
+            layers.init_conv_biases(self)
 
     def call(self, x, level):
         score = tf.cast(self.network(x, level), tf.float32)  # float32 under mixed precision.
@@ -125,7 +129,8 @@ class DilatedRefineNet(keras.Model):
                       rescale_input=self.rescale_input,
                       pool_count_padding=self.pool_count_padding,
                       align_corners=self.align_corners,
-                      unbiased_channel_variance=self.unbiased_channel_variance)
+                      unbiased_channel_variance=self.unbiased_channel_variance,
+                      conv_bias_init=self.conv_bias_init)
         return config
 
 
@@ -150,6 +155,9 @@ class CondRefineNetDilated(DilatedRefineNet):
         half-pixel `tf.image.resize`.
       unbiased_channel_variance: InstanceNorm++ divides the variance of the
         channel means by C - 1 (reference) instead of C.
+      conv_bias_init: "uniform" draws every convolution bias from
+        U(+-1/sqrt(fan_in)), PyTorch's Conv2d default, which the reference trains
+        with; "zeros" starts them at 0.
 
     Call arguments:
       x: float32 [N, H, W, C] in [0, 1]; level: int32 [N] indices into sigmas.
@@ -165,9 +173,11 @@ class CondRefineNetDilated(DilatedRefineNet):
 
     def __init__(self, *, input_shape: Sequence[int], sigmas: Sequence[float], ngf: int = 128,
                  rescale_input: bool = True, pool_count_padding: bool = True,
-                 align_corners: bool = True, unbiased_channel_variance: bool = True, **kwargs):
+                 align_corners: bool = True, unbiased_channel_variance: bool = True,
+                 conv_bias_init: str = "uniform", **kwargs):
         super().__init__(input_shape=input_shape, sigmas=sigmas, ngf=ngf, conditional=True,
                          refine_norms=True, pool="avg", scale_by_sigma=False,
                          rescale_input=rescale_input, pool_count_padding=pool_count_padding,
                          align_corners=align_corners,
-                         unbiased_channel_variance=unbiased_channel_variance, **kwargs)
+                         unbiased_channel_variance=unbiased_channel_variance,
+                         conv_bias_init=conv_bias_init, **kwargs)

@@ -31,6 +31,8 @@ class NCSNv2RefineNet(DilatedRefineNet):
       pool_count_padding: for pool="avg", see `CondRefineNetDilated`.
       align_corners: see `CondRefineNetDilated`.
       unbiased_channel_variance: see `CondRefineNetDilated`.
+      conv_bias_init: see `CondRefineNetDilated` (the NCSNv2 code also keeps PyTorch's
+        default, uniform).
 
     Call arguments:
       x: float32 [N, H, W, C] in [0, 1]; level: int32 [N] indices into sigmas.
@@ -44,12 +46,14 @@ class NCSNv2RefineNet(DilatedRefineNet):
 
     def __init__(self, *, input_shape: Sequence[int], sigmas: Sequence[float], ngf: int = 128,
                  rescale_input: bool = True, pool: str = "max", pool_count_padding: bool = True,
-                 align_corners: bool = True, unbiased_channel_variance: bool = True, **kwargs):
+                 align_corners: bool = True, unbiased_channel_variance: bool = True,
+                 conv_bias_init: str = "uniform", **kwargs):
         super().__init__(input_shape=input_shape, sigmas=sigmas, ngf=ngf, conditional=False,
                          refine_norms=False, pool=pool, scale_by_sigma=True,
                          rescale_input=rescale_input, pool_count_padding=pool_count_padding,
                          align_corners=align_corners,
-                         unbiased_channel_variance=unbiased_channel_variance, **kwargs)
+                         unbiased_channel_variance=unbiased_channel_variance,
+                         conv_bias_init=conv_bias_init, **kwargs)
         self.pool = pool
 
     def score_at_sigma(self, x, sigma):
