@@ -81,7 +81,8 @@ def measure(config: BenchConfig) -> dict:
     batches = iter(tf.data.Dataset.from_tensors(x).repeat())
 
     started = time.perf_counter()
-    step(batches, tf.constant(1))[0].numpy()  # Warm-up: tracing and, with jit_compile, XLA.
+    # Warm-up: tracing; with jit_compile XLA compiles per call size, so the timed size.
+    step(batches, tf.constant(config.steps if config.jit_compile else 1))[0].numpy()
     warmup = time.perf_counter() - started
     # One call of all the timed steps, as training makes them.
     train_rate = _rate(lambda: step(batches, tf.constant(config.steps))[0],

@@ -147,7 +147,9 @@ class TrainConfig:
                                "sampling uses the EMA weights when on.")
     grad_clip_norm: float = setting(0.0, "Clip the global (all-replica) gradient norm "
                                     "(0: off).", minimum=0.0)
-    jit_compile: bool = setting(False, "Compile the forward and backward pass with XLA.")
+    jit_compile: bool = setting(False, "Compile the train step with XLA: on one device the "
+                                "whole loop of a call (optimizer and EMA included), with "
+                                "several each replica's forward and backward pass.")
     steps_per_call: int = setting(
         0, "Optimisation steps per tf.function call (0: as many as take about half a second); "
         "logging, checkpoints, SIGTERM and the NaN check happen between calls. The weights "

@@ -148,7 +148,10 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
         # Level-embedding gradients come as IndexedSlices; the tables are tiny [L, C].
         return out, [tf.convert_to_tensor(g) for g in gradients]
 
-    if config.jit_compile:  # XLA for the model's forward and backward pass only.
+    # One replica: the whole loop is compiled (below). Several: XLA cannot hold the
+    # cross-replica step, so only each replica's forward and backward pass is compiled.
+    whole_loop_xla = config.jit_compile and replicas == 1
+    if config.jit_compile and not whole_loop_xla:
         loss_and_gradients = tf.function(loss_and_gradients, jit_compile=True)
 
     def replica_step(x, noise):
@@ -172,11 +175,14 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
                                                     num_levels)
         return out.loss, level_sums, level_counts, grad_norm
 
-    def step(iterator):
+    def step_inputs(iterator):
+        """The next batch and its noise, drawn once for the whole batch."""
         x = next(iterator)
         seed = tf.random.experimental.stateless_fold_in(state.rng.make_seeds(1)[:, 0],
                                                         worker_index)
-        noise = draw(losses.StatelessRNG(seed), tf.shape(x), num_levels)
+        return x, draw(losses.StatelessRNG(seed), tf.shape(x), num_levels)
+
+    def step(x, noise):
         loss, level_sums, level_counts, grad_norm = strategy.run(
             replica_step, args=split_for_replicas(strategy, (x, noise)))
         reduce = functools.partial(strategy.reduce, tf.distribute.ReduceOp.SUM, axis=None)
@@ -184,41 +190,82 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
         return (reduce(loss), reduce(level_sums), reduce(level_counts),
                 strategy.reduce(tf.distribute.ReduceOp.MEAN, grad_norm, axis=None))
 
-    @tf.function
-    def steps(iterator, num_steps):
-        step_losses = tf.TensorArray(tf.float32, size=num_steps)
-        sums, counts = tf.zeros([num_levels]), tf.zeros([num_levels])
-        grad_norm = tf.constant(0.0)
-        for i in tf.range(num_steps):
-            loss, level_sums, level_counts, grad_norm = step(iterator)
-            step_losses = step_losses.write(i, loss)
-            sums, counts = sums + level_sums, counts + level_counts
+    def run_steps(inputs_of_step, num_steps, size):
+        """`num_steps` steps on inputs_of_step(i), losses in a [size] array. XLA needs `size`
+        static (a Python int) as the loop's bound, or it compiles anew for every num_steps."""
+        def body(i, step_losses, sums, counts, grad_norm):
+            loss, level_sums, level_counts, grad_norm = step(*inputs_of_step(i))
+            return (i + 1, step_losses.write(i, loss), sums + level_sums, counts + level_counts,
+                    grad_norm)
+
+        start = (tf.constant(0), tf.TensorArray(tf.float32, size=size),
+                 tf.zeros([num_levels]), tf.zeros([num_levels]), tf.constant(0.0))
+        _, step_losses, sums, counts, grad_norm = tf.while_loop(
+            lambda i, *_: i < num_steps, body, start,
+            maximum_iterations=size if isinstance(size, int) else None)
         return step_losses.stack(), sums, counts, grad_norm
+
+    if not whole_loop_xla:
+        @tf.function
+        def steps(iterator, num_steps):
+            return run_steps(lambda i: step_inputs(iterator), num_steps, num_steps)
+
+        return steps
+
+    # XLA compiles the loop, the optimizer and the EMA together; the iterator and the
+    # generator stay outside it, so a graph loop first gathers the call's batches and noise
+    # (the same ones, in the same order, as without XLA), padded to the largest call size so
+    # far (a power of two): a run compiles once per new largest size, twice with
+    # steps_per_call=0 (one step, then the settled size).
+    @tf.function
+    def gather(iterator, num_steps, capacity: int):
+        first = step_inputs(iterator)
+        arrays = [tf.TensorArray(t.dtype, size=num_steps, element_shape=t.shape).write(0, t)
+                  for t in tf.nest.flatten(first)]
+        for i in tf.range(1, num_steps):
+            arrays = [a.write(i, t) for a, t in zip(arrays, tf.nest.flatten(step_inputs(iterator)))]
+        padded = [tf.pad(a.stack(), [[0, capacity - num_steps]] + [[0, 0]] * (a.element_shape.rank))
+                  for a in arrays]
+        return tf.nest.pack_sequence_as(first, padded)
+
+    @tf.function(jit_compile=True)
+    def compiled_steps(inputs, num_steps):
+        capacity = tf.nest.flatten(inputs)[0].shape[0]
+        return run_steps(lambda i: tf.nest.map_structure(lambda t: t[i], inputs), num_steps,
+                         capacity)
+
+    capacities = [0]  # The largest call size compiled so far; smaller calls are padded to it.
+
+    def steps(iterator, num_steps):
+        if int(num_steps) > capacities[-1]:
+            capacities.append(1 << (int(num_steps) - 1).bit_length())
+        step_losses, sums, counts, grad_norm = compiled_steps(
+            gather(iterator, num_steps, capacities[-1]), num_steps)
+        return step_losses[:int(num_steps)], sums, counts, grad_norm
 
     return steps
 
 
 class StepsPerCall:
     """How many steps the next call runs: `fixed`, or with `fixed=0` as many as take about
-    `target_seconds`, from the time of the calls so far (the first, which traces, excluded)."""
+    `target_seconds`, judged once from the second call (one plain step; the first traces).
+
+    The size is settled once so that an XLA-compiled loop, whose programs are compiled per
+    call size, compiles no more than twice.
+    """
 
     def __init__(self, fixed: int, target_seconds: float = 0.5, most: int = 1000):
         self.fixed, self.target, self.most = fixed, target_seconds, most
-        self.calls, self.seconds, self.steps = 0, 0.0, 0
+        self.calls, self.settled = 0, 0
 
     def next(self) -> int:
-        if self.fixed:
-            return self.fixed
-        if not self.steps:
-            return 1  # The first call traces; the second measures one plain step.
-        per_step = self.seconds / self.steps
-        return int(min(self.most, max(1, self.target / max(per_step, 1e-9))))
+        return self.fixed or self.settled or 1
 
     def measured(self, num_steps: int, seconds: float) -> None:
         self.calls += 1
-        if self.calls > 1:
-            self.seconds += seconds
-            self.steps += num_steps
+        if self.calls == 2 and not self.fixed:
+            per_step = seconds / num_steps
+            self.settled = int(min(self.most, max(1, self.target / max(per_step, 1e-9))))
 
 
 def steps_to_boundary(step: int, config: TrainConfig) -> int:
