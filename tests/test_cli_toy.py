@@ -65,6 +65,9 @@ def test_command_line_overrides_the_flagfile_and_the_run_resumes(tmp_path):
     assert "trained to step 100" in proc.stdout
     checkpoints = sorted(os.listdir(workdir / "checkpoints"))
     assert "ckpt-60.index" in checkpoints and "ckpt-100.index" in checkpoints
+    proc = run_cli("train", f"--workdir={workdir}")  # Nothing left to do: said, not "loss nan".
+    assert proc.stdout.startswith("already trained to step 100; checkpoint"), proc.stdout
+    assert sorted(os.listdir(workdir / "checkpoints")) == checkpoints
     sigmas = builders.make_sigmas(SigmaConfig.from_dict(config["sigmas"]))
     assert config["sigmas"]["values"] == [float(s) for s in sigmas.numpy()]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import threading
@@ -97,6 +98,9 @@ def run() -> None:
     if result.stopped_early:
         print(f"stopped at step {result.step}; checkpoint {result.checkpoint}; run the same "
               "command again to resume")
+    elif math.isnan(result.loss):  # Resumed at or past --steps: no step ran.
+        print(f"already trained to step {result.step}; checkpoint {result.checkpoint}; raise "
+              "--steps to train further")
     else:
         print(f"trained to step {result.step}, loss {result.loss:.4g}; checkpoint "
               f"{result.checkpoint}")
