@@ -10,6 +10,12 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# pytest-xdist's workers are each a TensorFlow process whose thread pool would take every core;
+# two workers on two cores would then run four threads. Each worker, and the CLI children it
+# starts (cli_env copies the environment), gets its share of the cores instead.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
 REPO = Path(__file__).absolute().parent.parent  # Not resolve(): under Bazel, stay in its copy.
 
