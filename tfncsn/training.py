@@ -49,7 +49,7 @@ class CheckpointError(RuntimeError):
 @dataclasses.dataclass(frozen=True)
 class TrainResult:
     step: int
-    loss: float  # Mean loss over the last logging window.
+    loss: float  # Mean loss over the last logging window; NaN when no step ran.
     checkpoint: str | None
     stopped_early: bool = False
 
@@ -224,7 +224,7 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
                   for t in tf.nest.flatten(first)]
         for i in tf.range(1, num_steps):
             arrays = [a.write(i, t) for a, t in zip(arrays, tf.nest.flatten(step_inputs(iterator)))]
-        padded = [tf.pad(a.stack(), [[0, capacity - num_steps]] + [[0, 0]] * (a.element_shape.rank))
+        padded = [tf.pad(a.stack(), [[0, capacity - num_steps]] + [[0, 0]] * a.element_shape.rank)
                   for a in arrays]
         return tf.nest.pack_sequence_as(first, padded)
 
@@ -234,13 +234,14 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
         return run_steps(lambda i: tf.nest.map_structure(lambda t: t[i], inputs), num_steps,
                          capacity)
 
-    capacities = [0]  # The largest call size compiled so far; smaller calls are padded to it.
+    capacity = 0  # The largest call size compiled so far; smaller calls are padded to it.
 
     def steps(iterator, num_steps):
-        if int(num_steps) > capacities[-1]:
-            capacities.append(1 << (int(num_steps) - 1).bit_length())
+        nonlocal capacity
+        if int(num_steps) > capacity:
+            capacity = 1 << (int(num_steps) - 1).bit_length()
         step_losses, sums, counts, grad_norm = compiled_steps(
-            gather(iterator, num_steps, capacities[-1]), num_steps)
+            gather(iterator, num_steps, capacity), num_steps)
         return step_losses[:int(num_steps)], sums, counts, grad_norm
 
     return steps
