@@ -168,6 +168,29 @@ def test_instance_norm_pp_matches_numpy_and_ignores_level(unbiased):
                                rtol=1e-4, atol=1e-4)
 
 
+# Under mixed precision the norm is computed in float32 and only its output is rounded to
+# 16 bits, so each output is the float32 formula on the 16-bit input, rounded once: within
+# half a unit in the last place (bfloat16 keeps 8 significant bits, float16 11), relative to
+# the output itself. Scaling and shifting in 16 bits misses this where x * scale and the
+# shift nearly cancel. The same holds inside a function that XLA compiles as a whole.
+@pytest.mark.parametrize("jit_compile", [False, True])
+@pytest.mark.parametrize("dtype, bits", [(tf.bfloat16, 8), (tf.float16, 11)])
+def test_instance_norm_pp_in_16_bits_rounds_the_float32_result_once(dtype, bits, jit_compile):
+    rng = np.random.default_rng(1)
+    x16 = tf.cast(rng.normal(size=(3, 6, 5, 8)) * 2 + rng.normal(size=8) * 3, dtype)
+    gamma, alpha, beta = (rng.normal(1.0, 0.5, size=(3, 8)).astype(np.float32) for _ in range(3))
+    norm = tf.function(ops.instance_norm_plus_plus, jit_compile=jit_compile)
+    got = norm(x16, gamma, alpha, beta, True)
+    assert got.dtype == dtype
+    x = tf.cast(x16, tf.float64).numpy()
+    want = np_instance_norm_pp(x, *(t[:, None, None, :].astype(np.float64)
+                                    for t in (gamma, alpha, beta)), True)
+    error = np.abs(tf.cast(got, tf.float64).numpy() - want)
+    # 1e-4 of the half ulp and 1e-6 leave room for float32's own rounding.
+    excess = (error - 2.0 ** -bits * (1 + 1e-4) * np.abs(want) - 1e-6).max()
+    assert excess <= 0, f"{excess} above half an ulp (largest error {error.max()})"
+
+
 def test_cond_instance_norm_pp_initialisation():
     norm = layers.CondInstanceNormPlusPlus(num_levels=10)
     norm.build((None, 8, 8, 128))

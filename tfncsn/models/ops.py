@@ -85,19 +85,34 @@ def instance_norm_plus_plus(x: tf.Tensor, gamma: tf.Tensor, alpha: tf.Tensor, be
     and m, v the mean and variance of the mu_k over the C channels; v divides
     by C - 1 (at least 1) when `unbiased` (the reference) and by C otherwise.
     It is applied as one scale and one shift per channel, x * scale + shift.
+
+    Under mixed precision (`x` bfloat16 or float16) it is computed in float32 and only
+    the output is cast back to x's dtype, in one function that XLA compiles: the
+    statistics, the scale and shift and the cast become a few fused loops instead of a
+    dozen separate passes over the activations, while the convolutions around it stay
+    the graph's oneDNN kernels (docs/performance.md, "Mixed precision and InstanceNorm++").
     """
+    if x.dtype == tf.float32:
+        return _instance_norm_plus_plus(x, gamma, alpha, beta, unbiased)
+    return _instance_norm_plus_plus_fused(x, gamma, alpha, beta, unbiased)
+
+
+def _instance_norm_plus_plus(x, gamma, alpha, beta, unbiased: bool):
     # Channel statistics are kept as [N, C]: taken on [N, 1, 1, C] after a conv,
-    # tf2onnx 1.17's transpose optimiser exports them wrongly. Under mixed precision
-    # they are taken in float32 and only the final scale and shift use x's dtype.
-    compute_dtype = x.dtype
+    # tf2onnx 1.17's transpose optimiser exports them wrongly.
+    x32 = tf.cast(x, tf.float32)
     gamma, alpha, beta = (tf.cast(t, tf.float32) for t in (gamma, alpha, beta))
-    mean, var = tf.nn.moments(tf.cast(x, tf.float32), axes=[1, 2])
+    mean, var = tf.nn.moments(x32, axes=[1, 2])
     channels = int(x.shape[-1])
     m = tf.reduce_mean(mean, axis=-1, keepdims=True)
     divisor = max(channels - 1, 1) if unbiased else channels
     v = tf.reduce_sum(tf.square(mean - m), axis=-1, keepdims=True) / float(divisor)
     mean_hat = (mean - m) * tf.math.rsqrt(v + EPSILON)
     inv_std = tf.math.rsqrt(var + EPSILON)
-    scale = tf.cast(gamma * inv_std, compute_dtype)
-    shift = tf.cast(gamma * (alpha * mean_hat - mean * inv_std) + beta, compute_dtype)
-    return x * scale[:, None, None, :] + shift[:, None, None, :]
+    scale = gamma * inv_std
+    shift = gamma * (alpha * mean_hat - mean * inv_std) + beta
+    out = x32 * scale[:, None, None, :] + shift[:, None, None, :]
+    return tf.cast(out, x.dtype)
+
+
+_instance_norm_plus_plus_fused = tf.function(_instance_norm_plus_plus, jit_compile=True)
