@@ -32,10 +32,8 @@ def test_the_paper_network_costs_3_9_gflop_per_28x28_image():
     assert bench.forward_flops(model, (28, 28, 1)) / 1e9 == pytest.approx(3.9, abs=0.05)
 
 
-def test_matmul_peak_and_cpu_description():
+def test_matmul_peak_is_positive():
     assert bench.matmul_gflops("float32", size=128, repeats=2) > 0
-    name, features = bench.cpu_description()
-    assert name and set(features) <= set(bench.CPU_FEATURES)
 
 
 def test_fractions_are_of_the_peak_of_the_dtype_the_precision_computes_in():

@@ -79,6 +79,23 @@ def test_command_line_overrides_the_flagfile_and_the_run_resumes(tmp_path):
     report = json.loads((workdir / "eval" / "report.json").read_text())
     assert float(proc.stdout.split()[-1]) == pytest.approx(report["heldout_dsm"]["total"])
 
+    # An earlier checkpoint by its step; a step that was not kept is one line naming those kept.
+    drawn = {}
+    for step in (40, 100, None):
+        output = tmp_path / f"at_{step}.npy"
+        run_cli("sample", f"--workdir={workdir}", "--num_samples=8", "--steps_per_level=2",
+                f"--output={output}", *([f"--checkpoint_step={step}"] if step else []))
+        drawn[step] = np.load(output)
+    np.testing.assert_array_equal(drawn[100], drawn[None])
+    assert not np.array_equal(drawn[40], drawn[100])
+    failed = run_cli("sample", f"--workdir={workdir}", "--checkpoint_step=50",
+                     f"--output={tmp_path / 'at_50.npy'}", check=False)
+    assert error_line(failed) == (
+        f"tfncsn sample: error: no checkpoint of step 50 in '{workdir / 'checkpoints'}': it holds "
+        "steps 40, 60, 80, 100 (training keeps the last --keep_checkpoints, one every "
+        "--checkpoint_every steps)")
+    assert not (tmp_path / "at_50.npy").exists()
+
 
 def test_sample_npz_and_png_outputs(tmp_path):
     npz, png = tmp_path / "s.npz", tmp_path / "s.png"
@@ -152,6 +169,9 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp
       "--output={tmp}/s.npy"], "--num_samples must be at least 1"),
     (["sample", "--dataset=toy", "--output={tmp}/s.npy"], "--workdir is required"),
     (["figure3", TOY, "--score=exact", "--output={tmp}/f.jpg"], "--output must end in .png"),
+    (["sample", TOY, "--score=exact", "--checkpoint_step=10", "--output={tmp}/s.npy"],
+     "--checkpoint_step picks a trained model's checkpoint; drop it with --score=exact"),
+    (["sample", TOY, "--checkpoint_step=-1", "--output={tmp}/s.npy"], "--checkpoint_step"),
     (["launch"], "unknown command 'launch'"),
     (["bench", "--bench_rounds=0", "--output={tmp}/b.json"], "--bench_rounds"),
 ])

@@ -98,7 +98,7 @@ def test_a_mixed_policy_computes_in_16_bits_on_float32_weights(key, precision):
 
 
 def test_an_unknown_precision_is_one_line():
-    with pytest.raises(ConfigError, match="precision must be one of float32, mixed_bfloat16"):
+    with pytest.raises(ConfigError, match="precision must be one of auto, float32, mixed_bfloat16"):
         builders.make_model("mlp", {}, (2,), SIGMAS, "float8")
     with pytest.raises(ConfigError, match="precision must be one of"):
         RunConfig(precision="bfloat16")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import resource
 import sys
 import time
@@ -21,15 +20,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfncsn import builders, programs, sampling, training
+from tfncsn import builders, hardware, programs, sampling, training
 from tfncsn.config import SamplerConfig, SigmaConfig, TrainConfig
 
 # A backward pass costs about twice the forward (two matmuls per forward one), so a train
 # step is about three forward passes of floating-point work.
 TRAIN_FLOPS_PER_FORWARD = 3
 MATMUL_DTYPES = ("float32", "bfloat16", "float16")
-# CPU features that decide which precision is fast (Linux /proc/cpuinfo names).
-CPU_FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_fp16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,27 +145,9 @@ def matmul_gflops(dtype: str, size: int = 2048, repeats: int = 10) -> float:
     return _rate(lambda: product(a), 1, repeats) * 2 * size ** 3 / 1e9
 
 
-def cpu_description() -> tuple[str, list[str]]:
-    """The CPU's model name and which of `CPU_FEATURES` it has (Linux; elsewhere unknown)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return platform.processor() or platform.machine(), []
-    name, flags = "unknown", set()
-    for line in lines:  # The first processor's entry is enough.
-        key, _, value = line.partition(":")
-        if key.strip() == "model name" and name == "unknown":
-            name = value.strip()
-        elif key.strip() == "flags":
-            flags = set(value.split())
-            break
-    return name, [feature for feature in CPU_FEATURES if feature in flags]
-
-
 def machine() -> dict:
     """What the figures are measured against: CPU, its features and its matmul peak per dtype."""
-    name, features = cpu_description()
+    name, features = hardware.cpu_description()
     return {"cpu": name, "cpus": os.cpu_count(), "features": features,
             "tensorflow": tf.__version__,
             "matmul_gflops": {dtype: round(matmul_gflops(dtype), 1) for dtype in MATMUL_DTYPES}}

@@ -8,8 +8,8 @@ from typing import Any, Iterator, Sequence
 import keras
 import tensorflow as tf
 
-from tfncsn import programs, registry
-from tfncsn.config import PRECISIONS, ConfigError, SamplerConfig, SigmaConfig
+from tfncsn import hardware, programs, registry
+from tfncsn.config import AUTO_PRECISION, PRECISIONS, ConfigError, SamplerConfig, SigmaConfig
 from tfncsn.interfaces import POSTPROCESS_KINDS, Dataset
 from tfncsn.schedules import validate_sigmas
 
@@ -36,14 +36,26 @@ def make_dataset(name: str, options: dict[str, Any], data_dir: str | None = None
     return dataset
 
 
+def resolve_precision(precision: str) -> str:
+    """`precision`, with "auto" replaced by what is fastest here without a known quality
+    cost: mixed_bfloat16 when TensorFlow sees no GPU and the CPU has native bfloat16
+    (`hardware.native_bfloat16`), else float32 (docs/performance.md, "--precision")."""
+    if precision == AUTO_PRECISION:
+        native = not tf.config.list_physical_devices("GPU") and hardware.native_bfloat16()
+        return "mixed_bfloat16" if native else "float32"
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {AUTO_PRECISION}, {', '.join(PRECISIONS)}, "
+                          f"got '{precision}'")
+    return precision
+
+
 @contextlib.contextmanager
 def dtype_policy(precision: str) -> Iterator[None]:
     """Keras layers made inside take the dtype policy `precision` (a name of
-    `config.PRECISIONS`); the global policy is restored afterwards."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    `config.PRECISIONS`, or "auto", see `resolve_precision`); the global policy is
+    restored afterwards."""
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(precision)
+    keras.config.set_dtype_policy(resolve_precision(precision))
     try:
         yield
     finally:

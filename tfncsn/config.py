@@ -21,6 +21,10 @@ SSM_PROJECTIONS = ("gaussian", "rademacher")
 # Keras dtype policies of the score network: "mixed_*" computes in 16 bits and keeps
 # the weights, the losses, the sigma arithmetic, the sampler updates and the EMA in float32.
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# "auto" is resolved when a network is built, on the machine at hand
+# (`builders.resolve_precision`): mixed_bfloat16 on a CPU-only machine whose CPU has
+# native bfloat16, float32 elsewhere.
+AUTO_PRECISION = "auto"
 
 
 class ConfigError(ValueError):
@@ -176,8 +180,10 @@ class RunConfig:
         "repeat the flag for more.")
     precision: str = setting(
         "float32", "Compute precision of the score network (a Keras dtype policy) when "
-        "training and sampling; mixed_float16 trains with dynamic loss scaling. Exports "
-        "are float32.", choices=PRECISIONS)
+        "training and sampling; mixed_float16 trains with dynamic loss scaling; auto is "
+        "mixed_bfloat16 on a CPU-only machine with AVX512_BF16 or AMX, float32 elsewhere, "
+        "decided by each command on the machine it runs on. Exports are float32.",
+        choices=(AUTO_PRECISION, *PRECISIONS))
     sigmas: SigmaConfig = SigmaConfig()
     sampler: SamplerConfig = SamplerConfig()
     train: TrainConfig = TrainConfig()

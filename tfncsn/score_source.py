@@ -82,8 +82,9 @@ def nearest_level(level_fn: ScoreFn, sigmas) -> ScoreFn:
 
 
 def load(config: RunConfig, workdir: str | None, data_dir: str | None = None,
-         exact: bool = False) -> ScoreSource:
-    """The latest (EMA) weights of the run in `workdir`, or with `exact` the dataset's score."""
+         exact: bool = False, checkpoint_step: int | None = None) -> ScoreSource:
+    """The (EMA) weights of the run in `workdir`, from its latest checkpoint or the one of
+    training step `checkpoint_step`; or with `exact` the dataset's score."""
     dataset = builders.make_dataset(config.dataset, config.dataset_options, data_dir)
     sigmas = builders.make_sigmas(config.sigmas)
     if exact:
@@ -94,7 +95,7 @@ def load(config: RunConfig, workdir: str | None, data_dir: str | None = None,
                            "exact score", lambda x, sigma: dataset.exact_score(x, sigma))
     model = builders.make_model(config.model, config.model_options, dataset.element_shape,
                                 sigmas.numpy(), config.precision)
-    step = training.restore_model(model, workdir)
+    step = training.restore_model(model, workdir, checkpoint_step=checkpoint_step)
     return ScoreSource.for_model(config, dataset, sigmas, model, f"model at step {step}")
 
 

@@ -498,13 +498,39 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
                        stopped_early=step < config.steps)
 
 
-def restore_model(model: keras.Model, workdir: str, use_ema: bool = True) -> int:
-    """Loads the latest checkpoint's weights (its EMA weights when it has them); returns the step."""
+def saved_steps(workdir: str) -> list[int]:
+    """The training steps of the checkpoints in `workdir` (files ckpt-STEP.index), ascending."""
     directory = os.path.join(workdir, CHECKPOINT_DIR)
-    path = tf.train.latest_checkpoint(directory)
-    if path is None:
-        raise FileNotFoundError(f"no checkpoint in '{directory}'; train with "
-                                f"`tfncsn train --workdir={workdir} ...` first")
+    names = tf.io.gfile.listdir(directory) if tf.io.gfile.isdir(directory) else []
+    return sorted(int(name[5:-6]) for name in names
+                  if name.startswith("ckpt-") and name.endswith(".index") and name[5:-6].isdigit())
+
+
+def checkpoint_path(workdir: str, step: int | None = None) -> str:
+    """The checkpoint saved at training `step` (each is named after its step), or the latest."""
+    directory = os.path.join(workdir, CHECKPOINT_DIR)
+    if step is None:
+        path = tf.train.latest_checkpoint(directory)
+        if path is None:
+            raise FileNotFoundError(f"no checkpoint in '{directory}'; train with "
+                                    f"`tfncsn train --workdir={workdir} ...` first")
+        return path
+    path = os.path.join(directory, f"ckpt-{step}")
+    if not tf.io.gfile.exists(path + ".index"):
+        steps = saved_steps(workdir)
+        held = (f"it holds steps {', '.join(map(str, steps))}" if steps
+                else "it holds no checkpoint")
+        raise FileNotFoundError(f"no checkpoint of step {step} in '{directory}': {held} "
+                                "(training keeps the last --keep_checkpoints, one every "
+                                "--checkpoint_every steps)")
+    return path
+
+
+def restore_model(model: keras.Model, workdir: str, use_ema: bool = True,
+                  checkpoint_step: int | None = None) -> int:
+    """Loads the weights of the checkpoint of training step `checkpoint_step` (default: the
+    latest), its EMA weights when it has them; returns the checkpoint's step."""
+    path = checkpoint_path(workdir, checkpoint_step)
     step = tf.Variable(0, dtype=tf.int64, trainable=False)
     has_ema = any(name.startswith("ema/") for name, _ in tf.train.list_variables(path))
     items = {"model": model_weights(model), "step": step}

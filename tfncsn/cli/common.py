@@ -135,14 +135,28 @@ def score_source() -> ScoreSource:
                               "(or use --score=exact with a dataset that has an exact score)")
         if saved is None:
             run_config.load(FLAGS.workdir)  # Raises the one-line "train first" error.
+    elif FLAGS.checkpoint_step is not None:
+        raise ConfigError("--checkpoint_step picks a trained model's checkpoint; drop it with "
+                          "--score=exact")
     config = config_from_flags(saved)
     start_tensorflow()  # Only once the flags are known to be good.
+    if FLAGS.score == "model":
+        report_precision(config.precision)
     from tfncsn import score_source as score_sources
     try:
         return score_sources.load(config, FLAGS.workdir, FLAGS.data_dir,
-                                  exact=FLAGS.score == "exact")
+                                  exact=FLAGS.score == "exact",
+                                  checkpoint_step=FLAGS.checkpoint_step)
     except score_sources.NoExactScoreError as e:
         raise ConfigError(f"{e}; use --score=model") from None
+
+
+def report_precision(precision: str) -> None:
+    """Says on stderr what --precision=auto computes in on this machine (TensorFlow started)."""
+    if precision == run_config.AUTO_PRECISION:
+        from tfncsn import builders
+        print(f"precision auto: {builders.resolve_precision(precision)} on this machine",
+              file=sys.stderr)
 
 
 def check_output(path: str | None, extensions: tuple[str, ...]) -> str:

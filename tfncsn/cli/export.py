@@ -36,7 +36,8 @@ def run() -> None:
                                 sigmas.numpy())
     source = score_source.ScoreSource.for_model(config, dataset, sigmas, model, "export")
     program = source.program()  # Options and contract checked before any work.
-    step = training.restore_model(model, FLAGS.workdir)  # The EMA weights when the run has them.
+    # The EMA weights when the run has them.
+    step = training.restore_model(model, FLAGS.workdir, checkpoint_step=FLAGS.checkpoint_step)
     try:
         postprocess = metadata.postprocess_kind(dataset)
     except ValueError as e:

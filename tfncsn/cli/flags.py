@@ -70,6 +70,9 @@ flags.DEFINE_string("output", None, "Output file: .npy, .npz (with intermediate 
 flags.DEFINE_integer("keep_every", 0, "Keep the state every this many Langevin steps (0: none).")
 flags.DEFINE_enum("score", "model", ["model", "exact"],
                   "model: the trained network in --workdir; exact: the dataset's analytic score.")
+flags.DEFINE_integer("checkpoint_step", None, "sample, inpaint, figure3, evaluate, export: the "
+                     "weights of the checkpoint saved at this training step (default: the "
+                     "latest; ls WORKDIR/checkpoints lists them as ckpt-STEP).", lower_bound=0)
 flags.DEFINE_integer("langevin_steps", 1000, "figure3: steps of the plain Langevin panel.")
 # Class-conditional sampling by classifier guidance (docs/conditioning.md).
 flags.DEFINE_string("class", None, "sample: draw class K (an integer) with the classifier of "

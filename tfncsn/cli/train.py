@@ -44,6 +44,7 @@ def run() -> None:
     # TensorFlow only now, with the settings known to be good. The strategy comes first:
     # logical CPU devices can only be set up before TensorFlow makes any tensor.
     common.start_tensorflow()
+    common.report_precision(config.precision)
     from tfncsn import builders, distribute, score_source, training
     from tfncsn.data.errors import explained
     strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices, FLAGS.tpu)
