@@ -46,8 +46,8 @@ def runs(tmp_path_factory):
 
 @pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
 def test_many_steps_per_call_equal_one_step_per_call(runs, jit_compile):
-    """With XLA the whole loop is compiled per power-of-two call size: 1, 8, 16, ... differ
-    as programs, and must still give the same steps."""
+    """The same steps whatever the call size (with XLA: calls of 1, 7 and 45 steps padded to
+    the toy's first capacity, 1024)."""
     one = runs(1, jit_compile)
     for name, steps_per_call in (("seven", 7), ("auto", 0)):
         other = runs(steps_per_call, jit_compile)
@@ -56,6 +56,18 @@ def test_many_steps_per_call_equal_one_step_per_call(runs, jit_compile):
         assert other[3] == one[3] == ["ckpt-25.index", "ckpt-45.index"]
         for key, value in one[1].items():
             np.testing.assert_array_equal(other[1][key], value, err_msg=f"{name}: {key}")
+
+
+def test_compiled_loops_of_other_capacities_give_the_same_steps(runs, monkeypatch, tmp_path):
+    """Built for the call size itself (capacities 1, then 8), XLA's programs differ from the
+    1024-step one, and must still give the same steps."""
+    one = runs(1, True)  # Capacity 1024.
+    monkeypatch.setattr(training, "padded_call_size", lambda batch_spec: 1)
+    result, weights, losses, checkpoints = train_toy(tmp_path, steps_per_call=7, jit_compile=True)
+    assert (result.step, result.loss, losses, checkpoints) == (one[0].step, one[0].loss,
+                                                                one[2], one[3])
+    for key, value in one[1].items():
+        np.testing.assert_array_equal(weights[key], value, err_msg=key)
 
 
 def test_the_compiled_loop_trains_as_the_graph_does(runs):
@@ -110,3 +122,10 @@ def test_a_short_run_with_a_slow_ema_is_warned_about(tmp_path, caplog):
                        builders.make_dataset("toy", {}), sigmas, config, str(tmp_path))
     assert "leaves 98% of the random initial weights" in caplog.text
     assert "below 0.7943 keeps them under 1%" in caplog.text
+
+
+def test_the_compiled_loop_is_first_built_for_as_many_steps_as_fit_a_few_megabytes():
+    assert training.padded_call_size(tf.TensorSpec([128, 2])) == 1024  # The toy: one compile.
+    assert training.padded_call_size(tf.TensorSpec([64, 28, 28, 1])) == 4
+    assert training.padded_call_size(tf.TensorSpec([128, 256, 256, 3])) == 1
+    assert training.padded_call_size(tf.TensorSpec([None, 2])) == 1

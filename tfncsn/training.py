@@ -214,9 +214,10 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
 
     # XLA compiles the loop, the optimizer and the EMA together; the iterator and the
     # generator stay outside it, so a graph loop first gathers the call's batches and noise
-    # (the same ones, in the same order, as without XLA), padded to the largest call size so
-    # far (a power of two): a run compiles once per new largest size, twice with
-    # steps_per_call=0 (one step, then the settled size).
+    # (the same ones, in the same order, as without XLA), padded to a capacity (a power of
+    # two): at first as many steps as `padded_call_size` allows, later the largest call size
+    # so far. A run compiles once per new capacity: small models (whose automatic call size
+    # fits the first capacity) once, others at most twice with steps_per_call=0.
     @tf.function
     def gather(iterator, num_steps, capacity: int):
         first = step_inputs(iterator)
@@ -234,10 +235,11 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
         return run_steps(lambda i: tf.nest.map_structure(lambda t: t[i], inputs), num_steps,
                          capacity)
 
-    capacity = 0  # The largest call size compiled so far; smaller calls are padded to it.
+    capacity = 0  # The call size compiled last; smaller calls are padded to it.
 
     def steps(iterator, num_steps):
         nonlocal capacity
+        capacity = capacity or padded_call_size(iterator.element_spec)
         if int(num_steps) > capacity:
             capacity = 1 << (int(num_steps) - 1).bit_length()
         step_losses, sums, counts, grad_norm = compiled_steps(
@@ -245,6 +247,21 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
         return step_losses[:int(num_steps)], sums, counts, grad_norm
 
     return steps
+
+
+def padded_call_size(batch_spec: tf.TensorSpec, budget_bytes: int = 4 << 20,
+                     most: int = 1024) -> int:
+    """The first call size the compiled loop is built for (a power of two, at most `most`):
+    as many steps as fit `budget_bytes` of padded inputs, counting three batches' bytes a step
+    (the batch, its noise, and room for the levels and projections). A toy batch (1 KB) gets
+    1024 steps, so one compile serves every call; a 28x28 batch of 64 (200 KB) gets 4.
+    A batch of unknown shape gets 1."""
+    elements = batch_spec.shape.num_elements() if isinstance(batch_spec, tf.TensorSpec) else None
+    if elements is None:
+        return 1
+    batch_bytes = elements * batch_spec.dtype.size
+    fits = max(1, budget_bytes // (3 * batch_bytes))
+    return min(most, 1 << (fits.bit_length() - 1))
 
 
 class StepsPerCall:
