@@ -260,7 +260,7 @@ def padded_call_size(batch_spec: tf.TensorSpec, budget_bytes: int = 4 << 20,
     if elements is None:
         return 1
     batch_bytes = elements * batch_spec.dtype.size
-    fits = max(1, budget_bytes // (3 * batch_bytes))
+    fits = max(1, budget_bytes // max(1, 3 * batch_bytes))
     return min(most, 1 << (fits.bit_length() - 1))
 
 
