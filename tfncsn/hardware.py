@@ -1,7 +1,7 @@
 """What the CPU can do fast, read from Linux's /proc/cpuinfo (elsewhere: nothing known).
 
-No TensorFlow here: `resolve_precision` is called before any network is built, and the
-benchmark reports the same features beside its figures.
+It only reads a file (no TensorFlow): `builders.resolve_precision` decides
+`--precision=auto` from it, and the benchmark reports the same features beside its figures.
 """
 
 from __future__ import annotations

@@ -31,6 +31,8 @@ from tfncsn.config import ConfigError, TrainConfig
 from tfncsn.interfaces import Dataset
 
 CHECKPOINT_DIR = "checkpoints"
+# The largest call size `StepsPerCall` chooses by itself (--steps_per_call=0).
+MOST_STEPS_PER_CALL = 1000
 
 
 class TrainingDivergedError(RuntimeError):
@@ -235,7 +237,7 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
         return run_steps(lambda i: tf.nest.map_structure(lambda t: t[i], inputs), num_steps,
                          capacity)
 
-    capacity = 0  # The call size compiled last; smaller calls are padded to it.
+    capacity = 0  # The loop size compiled last; calls up to it are padded to it.
 
     def steps(iterator, num_steps):
         nonlocal capacity
@@ -249,10 +251,9 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
     return steps
 
 
-def padded_call_size(batch_spec: tf.TensorSpec, budget_bytes: int = 4 << 20,
-                     most: int = 1024) -> int:
-    """The first call size the compiled loop is built for (a power of two, at most `most`):
-    as many steps as fit `budget_bytes` of padded inputs, counting three batches' bytes a step
+def padded_call_size(batch_spec: tf.TensorSpec, budget_bytes: int = 4 << 20) -> int:
+    """The first call size the compiled loop is built for (a power of two, at most the one
+    that holds `MOST_STEPS_PER_CALL`): as many steps as fit `budget_bytes` of padded inputs, counting three batches' bytes a step
     (the batch, its noise, and room for the levels and projections). A toy batch (1 KB) gets
     1024 steps, so one compile serves every call; a 28x28 batch of 64 (200 KB) gets 4.
     A batch of unknown shape gets 1."""
@@ -261,7 +262,7 @@ def padded_call_size(batch_spec: tf.TensorSpec, budget_bytes: int = 4 << 20,
         return 1
     batch_bytes = elements * batch_spec.dtype.size
     fits = max(1, budget_bytes // max(1, 3 * batch_bytes))
-    return min(most, 1 << (fits.bit_length() - 1))
+    return min(1 << (MOST_STEPS_PER_CALL - 1).bit_length(), 1 << (fits.bit_length() - 1))
 
 
 class StepsPerCall:
@@ -272,7 +273,8 @@ class StepsPerCall:
     call size, compiles no more than twice.
     """
 
-    def __init__(self, fixed: int, target_seconds: float = 0.5, most: int = 1000):
+    def __init__(self, fixed: int, target_seconds: float = 0.5,
+                 most: int = MOST_STEPS_PER_CALL):
         self.fixed, self.target, self.most = fixed, target_seconds, most
         self.calls, self.settled = 0, 0
 
@@ -516,11 +518,11 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
 
 
 def saved_steps(workdir: str) -> list[int]:
-    """The training steps of the checkpoints in `workdir` (files ckpt-STEP.index), ascending."""
-    directory = os.path.join(workdir, CHECKPOINT_DIR)
-    names = tf.io.gfile.listdir(directory) if tf.io.gfile.isdir(directory) else []
-    return sorted(int(name[5:-6]) for name in names
-                  if name.startswith("ckpt-") and name.endswith(".index") and name[5:-6].isdigit())
+    """The training steps of the checkpoints `workdir` keeps (each is named ckpt-STEP),
+    ascending, as its `checkpoint` file lists them."""
+    state = tf.train.get_checkpoint_state(os.path.join(workdir, CHECKPOINT_DIR))
+    paths = state.all_model_checkpoint_paths if state else []
+    return sorted(int(path.rsplit("-", 1)[1]) for path in paths)
 
 
 def checkpoint_path(workdir: str, step: int | None = None) -> str:
