@@ -69,7 +69,7 @@ def test_evaluate_writes_the_json_markdown_and_figures(evaluated):
 
 
 def test_evaluate_offline_metrics_and_neighbours(evaluated):
-    report, out, _ = evaluated
+    report, out, stdout = evaluated
     offline = report["offline"]
     assert offline["classifier"]["test_accuracy"] > 0.9 and offline["classifier"]["trained_now"]
     assert offline["classifier"]["path"].startswith(str(out / "cache"))
@@ -83,6 +83,10 @@ def test_evaluate_offline_metrics_and_neighbours(evaluated):
     hist = offline["class_histogram"]
     assert sum(hist["counts"]) == 20 and len(hist["fractions"]) == 10
     assert sum(hist["reference_fractions"]) == pytest.approx(1.0)
+    assert 0 <= hist["total_variation"] <= 1
+    assert f"class mix off by {hist['total_variation']:.3f}" in stdout
+    assert (f"Class mix: total variation distance {hist['total_variation']:.3f}"
+            in (out / "report" / "eval.md").read_text())
     nb = report["neighbours"]
     assert np.array(nb["train_indices"]).shape == (8, 5)
     assert np.all(np.diff(np.array(nb["distances"]), axis=1) >= 0)

@@ -456,6 +456,30 @@ def test_export_bad_input_gives_one_line(toy, tmp_path):
     assert "snr must be positive" in line
 
 
+def test_export_of_an_earlier_checkpoint(toy, tmp_path):
+    """--checkpoint_step exports that checkpoint's (EMA) weights and says so in the metadata;
+    a step that was not kept is one line naming the kept ones, and nothing is written."""
+    workdir, export, _ = toy
+    earlier = 5000  # toy.cfg keeps one checkpoint every 5000 steps and the last one (8000).
+    output = tmp_path / "at_5000"
+    stdout = export_run(workdir, output, f"--checkpoint_step={earlier}", "--noverify")
+    assert f"at step {earlier}," in stdout
+    assert json.loads((output / "metadata.json").read_text())["training_step"] == earlier
+    model, _, _ = keras_model(workdir)
+    training.restore_model(model, str(workdir), checkpoint_step=earlier)
+    with np.load(output / "golden.npz") as golden, np.load(export / "golden.npz") as latest:
+        np.testing.assert_array_equal(golden["x"], latest["x"])
+        assert_close("step-5000 golden score vs Keras", golden["score"],
+                     model(golden["x"], golden["level"], training=False).numpy())
+        assert not np.allclose(golden["score"], latest["score"], rtol=1e-3, atol=1e-3)
+    line = error_line(run_cli("export", f"--workdir={workdir}", f"--output={tmp_path / 'at_6000'}",
+                              "--checkpoint_step=6000", check=False))
+    assert line.endswith(f"no checkpoint of step 6000 in '{workdir / 'checkpoints'}': it holds "
+                         "steps 5000, 8000 (training keeps the last --keep_checkpoints, one every "
+                         "--checkpoint_every steps)"), line
+    assert not (tmp_path / "at_6000").exists() and not (tmp_path / "at_6000.partial").exists()
+
+
 def test_export_verification_fails_loudly_and_leaves_nothing(toy, tmp_path):
     """With a zero tolerance the few-ulp difference of ONNX Runtime's float32 kernels fails."""
     workdir, _, _ = toy

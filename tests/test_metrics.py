@@ -6,7 +6,8 @@ import pytest
 import scipy.linalg
 import tensorflow as tf
 
-from tfncsn.metrics import fid, heldout, inception_score, kid, neighbours, precision_recall
+from tfncsn.metrics import (class_mix, fid, heldout, inception_score, kid, neighbours,
+                            precision_recall)
 from tfncsn.metrics import inception
 
 
@@ -76,6 +77,28 @@ def test_statistics_files_in_the_published_format(tmp_path):
     (tmp_path / "text.npz").write_text("not a zip")
     with pytest.raises(ValueError, match="cannot read"):
         fid.load_statistics(str(tmp_path / "text.npz"))
+
+
+# The class mix.
+
+def test_class_mix_of_the_data_itself_is_zero_and_of_one_class_is_the_rest():
+    reference = np.repeat(np.arange(10), [5, 15, 10, 10, 10, 10, 10, 10, 10, 10])
+    same = class_mix.class_mix(reference[::-1], reference, 10)
+    assert same["total_variation"] == pytest.approx(0.0)
+    assert same["fractions"] == same["reference_fractions"]
+    one = class_mix.class_mix(np.full(40, 1), reference, 10)
+    assert one["counts"] == [0, 40] + [0] * 8
+    assert one["total_variation"] == pytest.approx(1 - 0.15)
+    # Half of class 0's share of a uniform mix drawn as class 9: 0.05 must change class.
+    half = class_mix.class_mix(np.repeat(np.arange(10), [5] + [10] * 8 + [15]), np.arange(10), 10)
+    assert half["total_variation"] == pytest.approx(0.05)
+
+
+def test_class_mix_rejects_labels_outside_the_classes():
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.2"):
+        class_mix.class_mix(np.array([0, 3]), np.array([0, 1, 2]), 3)
+    with pytest.raises(ValueError, match="at least one"):
+        class_mix.class_mix(np.array([], int), np.array([0, 1, 2]), 3)
 
 
 # Inception Score.

@@ -100,6 +100,10 @@ def markdown(report: dict[str, Any]) -> str:
         lines += _table(["class", "samples", "training set"],
                         [[str(k), f"{a:.1%}", f"{b:.1%}"] for k, (a, b) in enumerate(
                             zip(hist["fractions"], hist["reference_fractions"]))]) + [""]
+        lines += [f"Class mix: total variation distance {hist['total_variation']:.3f} from the "
+                  "training set's (the fraction of samples that would have to change class; "
+                  "0 is the data's own mix); a skewed mix raises FID however good each sample "
+                  "is.", ""]
 
     if _shown(report, "inception"):
         lines += ["## Inception-v3 FID and Inception Score", ""]
@@ -174,7 +178,8 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         s, r = off["samples"], off["real_test_images"]
         lines.append(f"offline ({n} samples): FID {_f(s['fid'])}, KID {_f(s['kid']['mean'])}, "
                      f"precision {s['precision']:.3f}, recall {s['recall']:.3f}, density "
-                     f"{s['density']:.3f}, coverage {s['coverage']:.3f}; "
+                     f"{s['density']:.3f}, coverage {s['coverage']:.3f}, class mix off by "
+                     f"{off['class_histogram']['total_variation']:.3f}; "
                      f"{r['num_examples']} real test images: FID {_f(r['fid'])}; classifier "
                      f"test accuracy {off['classifier']['test_accuracy']:.3f}")
     if "inception" in report:

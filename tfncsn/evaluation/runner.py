@@ -21,7 +21,8 @@ from tfncsn.config import ConfigError
 from tfncsn.data.errors import explained
 from tfncsn.evaluation import report
 from tfncsn.evaluation.config import DENSITY_K, MIN_SAMPLES, WEIGHTS_ENV, EvalConfig
-from tfncsn.metrics import fid, heldout, inception_score, kid, neighbours, precision_recall
+from tfncsn.metrics import (class_mix, fid, heldout, inception_score, kid, neighbours,
+                            precision_recall)
 from tfncsn.metrics.inception import KERAS_FILE
 from tfncsn.progress import progress_bar
 from tfncsn.score_source import ScoreSource
@@ -331,9 +332,6 @@ class Evaluation:
         n = len(fake_features)
         real = test_x[subset(len(test_x), n)]  # Held-out real images: the small-sample floor.
         real_features, _ = outputs(real)
-        num_classes = info["num_classes"]
-        counts = np.bincount(np.argmax(fake_logits, axis=1), minlength=num_classes)
-        reference_fractions = np.bincount(train_y, minlength=num_classes) / len(train_y)
         self.report["offline"] = {
             "classifier": {"path": info["path"], "test_accuracy": info["test_accuracy"],
                            "architecture": info["architecture"],
@@ -345,9 +343,8 @@ class Evaluation:
                                  **self.quality(ref_features, real_features)},
             "classifier_score": inception_score.inception_score(
                 fake_logits, min(IS_SPLITS, n))[0],
-            "class_histogram": {"counts": counts.tolist(),
-                                "fractions": (counts / n).tolist(),
-                                "reference_fractions": reference_fractions.tolist()},
+            "class_histogram": class_mix.class_mix(np.argmax(fake_logits, axis=1), train_y,
+                                                   info["num_classes"]),
         }
 
     def quality(self, reference: np.ndarray, features: np.ndarray) -> dict[str, Any]:
