@@ -253,10 +253,10 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
 
 def padded_call_size(batch_spec: tf.TensorSpec, budget_bytes: int = 4 << 20) -> int:
     """The first call size the compiled loop is built for (a power of two, at most the one
-    that holds `MOST_STEPS_PER_CALL`): as many steps as fit `budget_bytes` of padded inputs, counting three batches' bytes a step
-    (the batch, its noise, and room for the levels and projections). A toy batch (1 KB) gets
-    1024 steps, so one compile serves every call; a 28x28 batch of 64 (200 KB) gets 4.
-    A batch of unknown shape gets 1."""
+    that holds `MOST_STEPS_PER_CALL`): as many steps as fit `budget_bytes` of padded inputs,
+    counting three batches' bytes a step (the batch, its noise, and room for the levels and
+    projections). A toy batch (1 KB) gets 1024 steps, so one compile serves every call; a
+    28x28 batch of 64 (200 KB) gets 4. A batch of unknown shape gets 1."""
     elements = batch_spec.shape.num_elements() if isinstance(batch_spec, tf.TensorSpec) else None
     if elements is None:
         return 1
