@@ -130,6 +130,29 @@ def test_figure3_with_the_exact_score(tmp_path):
         assert abs(spread - 1.0) < 0.1, (title, spreads)
 
 
+def test_a_diverged_sampler_is_named_not_summarised_as_nan(tmp_path):
+    """Too large an eps turns samples into NaN: they are written (nothing is lost), and the
+    summary counts them and says what to lower instead of failing on NaN statistics."""
+    output = tmp_path / "nan.npy"
+    proc = run_cli("sample", "--flagfile=configs/toy.cfg", "--score=exact", "--eps=100",
+                   "--steps_per_level=5", "--num_samples=64", f"--output={output}")
+    assert "64 of 64 samples are not finite: the sampler diverged; lower its step size " \
+        "(--eps" in proc.stdout
+    assert np.isnan(np.load(output)).all()
+
+
+def test_the_summary_covers_the_finite_samples_and_counts_the_others():
+    from tfncsn.score_source import summarize
+    from tfncsn_plugins.datasets.toy import ToyMixture
+
+    samples = np.array([[5.0, 5.0], [5.0, 5.0], [-5.0, -5.0], [np.nan, 0.0]], np.float32)
+    summary = summarize(ToyMixture(), samples)
+    assert summary.startswith("mode weights (-5,-5): 0.333, (5,5): 0.667;"), summary
+    assert summary.endswith("1 of 4 samples are not finite: the sampler diverged; lower its "
+                            "step size (--eps or --sampler_options=eps=...)")
+    assert summarize(ToyMixture(), samples[:3]).count(";") == 1  # No note when all are finite.
+
+
 def test_sigterm_writes_a_checkpoint_before_exiting(tmp_path):
     workdir = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "tfncsn", "train", TOY, "--steps=1000000",

@@ -1,6 +1,7 @@
 """The samplers as step programs: analytic scores, pinned outputs, the contract's checks."""
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -328,10 +329,32 @@ class _ReturnsTensor(AnnealedLangevin):
         return state["x"]
 
 
-def test_a_step_with_the_wrong_return_type_fails_before_any_work():
-    program = build(_ReturnsTensor, [1.0], (2,))
-    with pytest.raises(TypeError, match="step failed: .*must return a dict with keys"):
-        sampling.Runner(program, lambda x, l: x).check(tf.random.Generator.from_seed(0))
+class _WrongShape(AnnealedLangevin):
+    def step(self, score_fn, state, k, noise):
+        return {"x": state["x"][:, :1]}
+
+
+class _WrongDtype(AnnealedLangevin):
+    def step(self, score_fn, state, k, noise):
+        return {"x": tf.cast(state["x"], tf.float64)}
+
+
+@pytest.mark.parametrize("plugin, message", [
+    (_ReturnsTensor, "step must return a dict with keys ['x'], got a tensor"),
+    (_WrongShape, "step returned x of shape [N, 1], expected [N, 2]"),
+    (_WrongDtype, "step returned x of dtype float64, expected float32"),
+])
+@pytest.mark.parametrize("conditioned", [False, True])
+def test_a_step_breaking_the_contract_fails_before_any_work(plugin, message, conditioned):
+    """Traced on the run's shapes; one line that names the plugin and its package, also
+    when inpainting wraps the sampler (whose own mixing could broadcast a wrong shape)."""
+    program = programs.build(plugin, {}, Problem(np.ones(1, np.float32), (2,)), "mine",
+                             "package mine 1.0")
+    if conditioned:
+        program = Inpainting(program, np.zeros((3, 2), np.float32), np.ones((3, 2), np.float32))
+    expected = re.escape(f"sampler 'mine' (package mine 1.0): {message}")
+    with pytest.raises(SamplerError, match=expected):
+        sampling.Runner(program, lambda x, l: x).check(tf.random.Generator.from_seed(0), 3)
 
 
 def test_an_image_run_without_a_step_convention_is_warned_about(caplog):
@@ -363,8 +386,9 @@ def test_a_plugin_failing_inside_tracing_shows_its_own_line_and_export_leaves_no
 
     sigmas = np.array([1.0, 0.5], np.float32)
     program = build(_FailsInStep, sigmas, (2,))
-    with pytest.raises(TypeError, match="step failed: ValueError: my_sampler: the step needs"):
-        sampling.Runner(program, lambda x, l: x).check(tf.random.Generator.from_seed(0))
+    with pytest.raises(SamplerError,
+                       match="step failed: ValueError: my_sampler: the step needs"):
+        sampling.Runner(program, lambda x, l: x).check(tf.random.Generator.from_seed(0), 2)
     model = builders.make_model("mlp", {}, (2,), sigmas)
     meta = metadata.for_run(RunConfig(), (2,), (0.0, 1.0), "none", sigmas, 0, program)
     output = tmp_path / "export"

@@ -69,8 +69,8 @@ def test_the_third_party_sampler_takes_its_option_exports_and_samples_without_te
     assert np.abs(np.load(output)).max() <= 2.0
     bad = run_cli("sample", f"--workdir={workdir}", "--sampler_options=bounds=1",
                   f"--output={output}", check=False, extra_path=[plugin_site])
-    assert "sampler 'clipped_langevin' has no option bounds; its options are: eps" in \
-        error_line(bad)
+    assert "sampler 'clipped_langevin' (package tfncsn-ring 0.1.0) has no option bounds; its " \
+        "options are: eps" in error_line(bad)
     export = tmp_path / "export"
     proc = run_cli("export", f"--workdir={workdir}", f"--output={export}",
                    extra_path=[plugin_site])

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfncsn import builders, hardware, programs, sampling, training
+from tfncsn import builders, hardware, programs, sampling, seeds, training
 from tfncsn.config import SamplerConfig, SigmaConfig, TrainConfig
 
 # A backward pass costs about twice the forward (two matmuls per forward one), so a train
@@ -72,7 +72,7 @@ def measure(config: BenchConfig) -> dict:
     optimizer = training.make_optimizer(train_config, training.needs_loss_scaling(model))
     optimizer.build(model.trainable_variables)
     state = training.TrainState(step=tf.Variable(0, dtype=tf.int64), model=model,
-                                optimizer=optimizer, rng=tf.random.Generator.from_seed(0), ema=[])
+                                optimizer=optimizer, rng=seeds.generator(0), ema=[])
     step = training.make_train_step(state, sigmas, train_config, tf.distribute.get_strategy())
     x = tf.random.uniform([config.batch_size, *config.shape])
     batches = iter(tf.data.Dataset.from_tensors(x).repeat())
@@ -95,7 +95,7 @@ def measure(config: BenchConfig) -> dict:
         SamplerConfig("annealed_langevin", {"steps_per_level": config.sampler_steps_per_level}),
         programs.Problem(sigmas=sigmas.numpy(), element_shape=tuple(config.shape)))
     runner = sampling.Runner(program, score)
-    rng = tf.random.Generator.from_seed(1)  # One generator: the timed run reuses the trace.
+    rng = seeds.generator(1)  # One generator: the timed run reuses the trace.
     runner(rng, config.batch_size)  # Warm-up: tracing.
     sampler_rate = _rate(lambda: runner(rng, config.batch_size).x,
                          config.batch_size * program.score_evaluations, 1)

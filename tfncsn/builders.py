@@ -11,13 +11,18 @@ import tensorflow as tf
 from tfncsn import hardware, programs, registry
 from tfncsn.config import AUTO_PRECISION, PRECISIONS, ConfigError, SamplerConfig, SigmaConfig
 from tfncsn.interfaces import POSTPROCESS_KINDS, Dataset
-from tfncsn.schedules import validate_sigmas
+from tfncsn.schedules import InvalidSigmasError, validate_sigmas
 
 
 def make_sigmas(config: SigmaConfig) -> tf.Tensor:
-    """The noise levels of `config`, validated (positive, strictly decreasing)."""
+    """The noise levels of `config`, validated (positive, strictly decreasing); an error names
+    the schedule and the package that ships it."""
     schedule = registry.sigma_schedules.get(config.sigma_schedule)
-    return validate_sigmas(schedule(config.sigma_max, config.sigma_min, config.num_levels))
+    try:
+        return validate_sigmas(schedule(config.sigma_max, config.sigma_min, config.num_levels))
+    except InvalidSigmasError as e:
+        raise InvalidSigmasError(f"{registry.sigma_schedules.label(config.sigma_schedule)}: "
+                                 f"{e}") from None
 
 
 def make_dataset(name: str, options: dict[str, Any], data_dir: str | None = None) -> Dataset:
@@ -88,4 +93,5 @@ def make_sampler(name: str) -> type:
 
 def make_program(config: SamplerConfig, problem: programs.Problem) -> programs.Sampler:
     """The sampler of `config` built for `problem`, its options and program validated."""
-    return programs.build(make_sampler(config.name), config.options, problem, config.name)
+    return programs.build(make_sampler(config.name), config.options, problem, config.name,
+                          registry.samplers.origin(config.name))

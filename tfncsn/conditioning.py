@@ -32,7 +32,7 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from tfncsn.programs import Noise, Sampler, SamplerError, ScoreFn
+from tfncsn.programs import Noise, Sampler, SamplerError, ScoreFn, check_step_result
 
 # log_prob_fn(x [N, ...], sigma float32 [N], labels int32 [N]) -> log p(labels | x, sigma) [N].
 LogProbFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
@@ -75,6 +75,7 @@ class Inpainting(Sampler):
         self._step_sigmas = tf.constant(np.asarray(sampler.step_sigmas, np.float32))
         self.basis = None if basis is None else check_basis(basis, self.y.shape[-1])
 
+    plugin_label = property(lambda self: self.inner.plugin_label)
     num_steps = property(lambda self: self.inner.num_steps)
     prior = property(lambda self: self.inner.prior)
     score_input = property(lambda self: self.inner.score_input)
@@ -107,7 +108,8 @@ class Inpainting(Sampler):
         inner_state = {name: state[name] for name in self.inner.state}
         inner_state["x"] = self.impose(state["x"], y_tilde)
         inner_noise = {n.name: noise[n.name] for n in self.inner.noise}
-        out = dict(self.inner.step(score_fn, inner_state, k, inner_noise))
+        out = check_step_result(self.inner, self.inner.step(score_fn, inner_state, k, inner_noise),
+                                inner_state)
         out["x"] = self.impose(out["x"], y_tilde)
         out[OBSERVATION_STATE] = y_tilde
         return out

@@ -14,6 +14,12 @@ Song & Ermon (2020), "Improved Techniques for Training Score-Based Generative Mo
   with d = eps / sigma_L^2 for the step x += alpha s + sqrt(2 alpha) z of their Algorithm 1
   (tfncsn's step_convention=reference; the `paper` convention's eps is twice as large).
 
+Techniques 1 and 4 hold in any dimension (Technique 4's chain acts on each coordinate alone).
+Technique 2 does not below MIN_DIMS = 5 dimensions: there the norm of N(0, sigma^2 I) is about as
+spread as it is large (2-D: mean 1.25 sigma, std 0.66 sigma), three standard deviations below
+level i-1's mean norm is below zero (for the exact chi distribution too), and every ratio passes
+the test; `propose(..., levels=L)` then takes the number of levels from the user.
+
 Pure NumPy/SciPy: no TensorFlow.
 """
 
@@ -30,7 +36,8 @@ from tfncsn.config import ConfigError
 
 CONVENTIONS = ("reference", "paper")
 OVERLAP = 0.5  # Technique 2's target probability.
-MIN_DIMS = 5
+MIN_DIMS = 5  # Technique 2 needs sqrt(2D) > 3.
+TOY_RATIO = 20.0 ** (1.0 / 9.0)  # The paper's 2-D toy: 10 geometric levels from 20 to 1.
 
 
 class NoiseRuleError(ConfigError):
@@ -71,13 +78,19 @@ def overlap(gamma: float, dims: int) -> float:
     return normal_cdf(shift + 3.0 * gamma) - normal_cdf(shift - 3.0 * gamma)
 
 
+def technique2_applies(dims: int) -> bool:
+    """Whether Technique 2's overlap condition has a solution gamma > 1 for dims dimensions."""
+    return dims >= MIN_DIMS
+
+
 def solve_gamma(dims: int, target: float = OVERLAP) -> float:
     """The ratio gamma > 1 with overlap(gamma, dims) = target (the overlap falls from
     Phi(3) - Phi(-3) = 0.997 at gamma = 1 to 0 as gamma grows)."""
-    if dims < MIN_DIMS:  # Then sqrt(2D) <= 3 and the overlap tends to 1, not 0.
+    if not technique2_applies(dims):  # Then sqrt(2D) <= 3 and the overlap tends to 1, not 0.
         raise NoiseRuleError(f"Technique 2 needs data of at least {MIN_DIMS} dimensions (its "
-                             f"normal approximation of the norm), got {dims}; choose the "
-                             "levels by hand (the paper's 2-D toy uses 20 to 1, L = 10)")
+                             f"normal approximation of the norm), got {dims}: below that every "
+                             "ratio passes its overlap test; choose the number of levels by hand "
+                             f"(the paper's 2-D toy: 20 to 1, L = 10, ratio {TOY_RATIO:.2f})")
     if not 0.0 < target < overlap(1.0, dims):
         raise NoiseRuleError(f"the overlap target must be in (0, {overlap(1.0, dims):.4f}), got "
                              f"{target}")
@@ -146,7 +159,8 @@ class NoiseLevels:
     sigma_max: float
     sigma_min: float
     num_levels: int
-    gamma: float  # Technique 2's solution; the levels' own ratio is `ratio` (<= gamma).
+    gamma: float | None  # Technique 2's solution (None: the levels were given, D < MIN_DIMS);
+    # the levels' own ratio is `ratio` (<= gamma).
     ratio: float
     eps: float
     steps_per_level: int
@@ -156,10 +170,25 @@ class NoiseLevels:
 
 
 def propose(sigma_max: float, sigma_min: float, dims: int, steps_per_level: int,
-            convention: str = "reference") -> NoiseLevels:
-    """Techniques 2 and 4 given sigma_1 (Technique 1's distance) and sigma_L."""
-    gamma = solve_gamma(dims)
-    levels = num_levels(sigma_max, sigma_min, gamma)
+            convention: str = "reference", levels: int | None = None) -> NoiseLevels:
+    """Techniques 2 and 4 given sigma_1 (Technique 1's distance) and sigma_L.
+
+    `levels` replaces Technique 2 by that many geometric levels: only where it does not apply
+    (dims < MIN_DIMS; elsewhere it is an error, so that the rule is not overridden unawares).
+    """
+    if levels is None:
+        gamma = solve_gamma(dims)
+        levels = num_levels(sigma_max, sigma_min, gamma)
+    elif technique2_applies(dims):
+        raise NoiseRuleError(f"Technique 2 sets the number of levels for {dims} dimensions; "
+                             f"it is given only below {MIN_DIMS}")
+    else:
+        gamma = None
+        if not sigma_max > sigma_min > 0:
+            raise NoiseRuleError(f"need sigma_max > sigma_min > 0, got {sigma_max} and "
+                                 f"{sigma_min}")
+        if levels < 2:
+            raise NoiseRuleError(f"the number of levels must be at least 2, got {levels}")
     ratio = geometric_ratio(sigma_max, sigma_min, levels)
     eps = solve_eps(sigma_min, ratio, steps_per_level, convention)
     return NoiseLevels(sigma_max, sigma_min, levels, gamma, ratio, eps, steps_per_level,

@@ -4,7 +4,7 @@ Each plugin kind has one `Registry` bound to an entry-point group:
 
     tfncsn.datasets         -> `tfncsn.interfaces.Dataset` classes
     tfncsn.sigma_schedules  -> `tfncsn.interfaces.SigmaSchedule` functions
-    tfncsn.samplers         -> `tfncsn.interfaces.Sampler` functions
+    tfncsn.samplers         -> `tfncsn.programs.Sampler` subclasses (step programs)
     tfncsn.models           -> `tfncsn.interfaces.ModelFactory` callables
 
 Discovery (reading installed metadata) is separate from loading (importing the
@@ -72,13 +72,17 @@ class _Entry:
 class Registry:
     """Named plugins of one kind, discovered lazily from one entry-point group."""
 
-    def __init__(self, group: str, kind: str, contract: str | None = None):
+    def __init__(self, group: str, kind: str, contract: str | None = None,
+                 trial: str | None = None):
         self.group = group
         self.kind = kind  # Human name used in messages, e.g. "dataset".
         # "module:function" called as function(plugin, name) on every loaded plugin; it raises
         # ValueError with one line when the plugin breaks its group's contract. Imported
         # only then, so discovery stays free of heavy imports.
         self.contract = contract
+        # "module:function" called the same way by `check` alone (`tfncsn plugins --load`):
+        # a run of the plugin on a small problem, too slow for every load.
+        self.trial = trial
         self._entries: dict[str, _Entry] | None = None
         self._by_hand: list[tuple[PluginInfo, Any, bool]] = []
         self._lock = threading.Lock()
@@ -154,6 +158,17 @@ class Registry:
         entry = self._discover()[name]
         return [entry.info, *entry.others]
 
+    def origin(self, name: str) -> str:
+        """Where plugin `name` comes from, for messages: "package tfncsn-ring 0.1.0" or
+        "registered in code"."""
+        info = self._discover()[name].info
+        return "registered in code" if info.distribution == BY_HAND else \
+            f"package {info.shipped_by}"
+
+    def label(self, name: str) -> str:
+        """How messages name plugin `name`: "sigma schedule 'quadratic' (package ...)"."""
+        return f"{self.kind} '{name}' ({self.origin(name)})"
+
     def __contains__(self, name: str) -> bool:
         return name in self._discover()
 
@@ -190,20 +205,27 @@ class Registry:
                     f"{self.kind} plugin '{name}' from '{entry.info.shipped_by}' "
                     f"({entry.info.target}) failed to load: {entry.error}") from e
             entry.loaded = True
-        if self.contract:
-            module, _, function = self.contract.partition(":")
-            try:
-                getattr(importlib.import_module(module), function)(entry.value, name)
-            except ValueError as e:
-                raise PluginLoadError(f"{self.kind} plugin '{name}' from "
-                                      f"'{entry.info.shipped_by}' ({entry.info.target}) breaks "
-                                      f"the contract: {e}") from None
+        self._apply(self.contract, name, entry, "breaks the contract")
         return entry.value
 
+    def _apply(self, hook: str | None, name: str, entry: _Entry, failure: str) -> None:
+        """Calls the hook "module:function" as function(plugin, name); its ValueError becomes
+        a PluginLoadError naming the plugin and its package."""
+        if not hook:
+            return
+        module, _, function = hook.partition(":")
+        try:
+            getattr(importlib.import_module(module), function)(entry.value, name)
+        except ValueError as e:
+            raise PluginLoadError(f"{self.kind} plugin '{name}' from '{entry.info.shipped_by}' "
+                                  f"({entry.info.target}) {failure}: {e}") from None
+
     def check(self, name: str) -> str | None:
-        """Returns None when `name` loads, else the one-line reason it does not."""
+        """Returns None when `name` loads, passes its contract and its trial, else the
+        one-line reason it does not."""
         try:
             self.get(name)
+            self._apply(self.trial, name, self._discover()[name], "fails its trial run")
         except PluginError as e:
             return str(e)
         return None
@@ -216,8 +238,10 @@ class Registry:
 
 
 datasets = Registry("tfncsn.datasets", "dataset")
-sigma_schedules = Registry("tfncsn.sigma_schedules", "sigma schedule")
-samplers = Registry("tfncsn.samplers", "sampler", contract="tfncsn.programs:check_sampler_class")
+sigma_schedules = Registry("tfncsn.sigma_schedules", "sigma schedule",
+                           contract="tfncsn.schedules:check_schedule_plugin")
+samplers = Registry("tfncsn.samplers", "sampler", contract="tfncsn.programs:check_sampler_class",
+                    trial="tfncsn.sampling:try_sampler")
 models = Registry("tfncsn.models", "model")
 
 ALL = (datasets, sigma_schedules, samplers, models)

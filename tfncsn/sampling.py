@@ -8,11 +8,15 @@ gives the same samples however the steps are grouped into calls.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable, NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
-from tfncsn.programs import Noise, Prior, Sampler, ScoreFn, State, last_line
+from tfncsn import seeds
+from tfncsn.programs import (Noise, Prior, Problem, Sampler, SamplerError, ScoreFn, State, build,
+                             check_step_result, label_of, last_line)
 
 Callback = Callable[[dict[str, Any]], None]
 DEFAULT_STEPS_PER_CALL = 10
@@ -69,16 +73,9 @@ def run_in_graph(program: Sampler, score_fn: ScoreFn, rng: tf.random.Generator,
     """The whole program as one `tf.while_loop` (for `tf.function` and the SavedModel)."""
     state = initial_state(program, rng, num_samples)
     for k in tf.range(program.num_steps):
-        state = program.step(score_fn, state, k, draw_noise(program, rng, k, num_samples))
+        new = program.step(score_fn, state, k, draw_noise(program, rng, k, num_samples))
+        state = check_step_result(program, new, state)
     return program.finish(score_fn, state)
-
-
-def _check_state(program: Sampler, state: Any, before: State) -> State:
-    if not isinstance(state, dict) or set(state) != set(before):
-        got = sorted(state) if isinstance(state, dict) else type(state).__name__
-        raise TypeError(f"{type(program).__name__}.step must return a dict with keys "
-                        f"{sorted(before)}, got {got}")
-    return state
 
 
 class Runner:
@@ -104,22 +101,28 @@ class Runner:
             k = start + i
             new = self.program.step(self.score_fn, state, k, draw_noise(self.program, rng, k,
                                                                         batch))
-            state = _check_state(self.program, new, state)
+            state = check_step_result(self.program, new, state)
         return state
 
-    def check(self, rng: tf.random.Generator) -> None:
-        """Traces the step for `rng` (the generator the run will use, so the run reuses the
-        trace), so a broken step fails before any work, with its own last line."""
+    def check(self, rng: tf.random.Generator, num_samples: int) -> None:
+        """Traces the steps on the run's shapes (`num_samples` examples) with `rng`, the
+        generator the run will use, so the run reuses the trace; a step that fails or returns
+        a state of other names, shapes or dtypes (`programs.check_step_result`) stops here,
+        before any work, with one line naming the plugin."""
         program = self.program
-        specs = {name: tf.TensorSpec([None] + ([] if per == "example"
-                                               else list(program.problem.element_shape)),
+        specs = {name: tf.TensorSpec([num_samples] + ([] if per == "example"
+                                                      else list(program.problem.element_shape)),
                                      tf.float32) for name, per in program.state.items()}
         try:
             self._advance.get_concrete_function(specs, tf.TensorSpec([], tf.int32),
                                                 tf.TensorSpec([], tf.int32), rng)
         except Exception as e:  # noqa: BLE001 -- any tracing error is the plugin's.
-            raise TypeError(f"sampler {type(program).__name__}.step failed: "
-                            f"{_with_type(e)}") from None
+            line = _with_type(e)
+            # The contract check's own line, which AutoGraph wraps in a StagingError.
+            contract = re.search(rf"\b{SamplerError.__name__}: (.*)$", line)
+            if contract:
+                raise SamplerError(contract.group(1)) from None
+            raise SamplerError(f"{label_of(program)}: step failed: {line}") from None
 
     def __call__(self, rng: tf.random.Generator, num_samples: int, *,
                  callback: Callback | None = None, keep_every: int = 0) -> SamplerOutput:
@@ -152,3 +155,31 @@ class Runner:
 def _with_type(error: Exception) -> str:
     line = last_line(error)
     return line if line.startswith(type(error).__name__) else f"{type(error).__name__}: {line}"
+
+
+# The problem a sampler plugin is tried on when checked (`tfncsn plugins --load`): the 2-D
+# toy's ten levels.
+TRIAL_PROBLEM = Problem(sigmas=np.geomspace(20.0, 1.0, 10), element_shape=(2,),
+                        prior_range=(-8.0, 8.0), continuous_sigma=True)
+TRIAL_BATCH = 4
+
+
+def check_with_stand_in(program: Sampler, num_samples: int = TRIAL_BATCH) -> None:
+    """`Runner.check` with the exact score of N(0, I) data in place of a model: the program's
+    steps traced on its real shapes before a model exists (e.g. before training)."""
+    sigmas = tf.constant(program.problem.sigmas)
+
+    def at_sigma(x, sigma):
+        shape = tf.concat([tf.shape(x)[:1], tf.ones([tf.rank(x) - 1], tf.int32)], 0)
+        return -x / (1.0 + tf.reshape(tf.square(sigma), shape))
+
+    score_fn = at_sigma if program.score_input == "sigma" else \
+        (lambda x, level: at_sigma(x, tf.gather(sigmas, level)))
+    Runner(program, score_fn).check(seeds.generator(0), num_samples)
+
+
+def try_sampler(sampler_class: type, name: str) -> None:
+    """Builds the sampler with its default options for `TRIAL_PROBLEM` and traces its steps:
+    the contract checks a run makes, on a small problem. Raises `SamplerError` (a ValueError)
+    with the reason."""
+    check_with_stand_in(build(sampler_class, {}, TRIAL_PROBLEM, name))

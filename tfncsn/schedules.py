@@ -53,3 +53,23 @@ def check_schedule_args(sigma_max: float, sigma_min: float, num_levels: int) -> 
     if num_levels == 1 and sigma_max != sigma_min:
         raise InvalidSigmasError(
             f"one level needs sigma_max == sigma_min, got {sigma_max} and {sigma_min}")
+
+
+# The arguments a schedule plugin is tried with when loaded: the 2-D toy's levels.
+TRIAL_ARGS = {"sigma_max": 20.0, "sigma_min": 1.0, "num_levels": 10}
+
+
+def check_schedule_plugin(schedule, name: str) -> None:
+    """The registry's contract of `tfncsn.sigma_schedules`: called with `TRIAL_ARGS`, the
+    schedule returns num_levels positive, strictly decreasing sigmas. Raises ValueError."""
+    if not callable(schedule):
+        raise ValueError(f"it is a {type(schedule).__name__}, not a function "
+                         "(sigma_max, sigma_min, num_levels) -> sigmas")
+    args = ", ".join(f"{k}={v:g}" for k, v in TRIAL_ARGS.items())
+    try:
+        sigmas = validate_sigmas(schedule(**TRIAL_ARGS))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"with {args}: {e}") from None
+    if sigmas.shape[0] != TRIAL_ARGS["num_levels"]:
+        raise ValueError(f"with {args} it returned {sigmas.shape[0]} levels, not "
+                         f"{TRIAL_ARGS['num_levels']}")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfncsn import builders, conditioning, programs, sampling, training
+from tfncsn import builders, conditioning, programs, sampling, seeds, training
 from tfncsn.config import ConfigError, RunConfig, SamplerConfig
 from tfncsn.interfaces import Dataset, HasExactScore, ScoreFn
 from tfncsn.progress import progress_bar, step_callback
@@ -120,8 +121,8 @@ def run_program(source: ScoreSource, program: Sampler, num_samples: int, seed: i
                 keep_every: int = 0, label: str = "sample") -> sampling.SamplerOutput:
     """Runs `program` on the source's score with a progress bar (contract checked first)."""
     runner = sampling.Runner(program, source.score_for(program))
-    rng = tf.random.Generator.from_seed(seed)
-    runner.check(rng)
+    rng = seeds.generator(seed)
+    runner.check(rng, num_samples)
     with progress_bar(program.num_steps, label) as bar:
         return runner(rng, num_samples, callback=step_callback(bar), keep_every=keep_every)
 
@@ -141,3 +142,14 @@ def draw(source: ScoreSource, num_samples: int, seed: int, keep_every: int = 0,
                                                       "steps_per_level": steps_per_level})
     return run_program(source, source.program(config), num_samples, seed, keep_every,
                        config.name)
+
+
+def summarize(dataset: Dataset, samples: np.ndarray) -> str:
+    """The dataset's one-line summary of the finite samples, and how many are not: NaN or inf
+    means the sampler diverged (its step size is too large for the smallest noise level)."""
+    finite = np.isfinite(samples.reshape(len(samples), -1)).all(axis=1)
+    parts = [dataset.summarize(samples[finite])] if finite.any() else []
+    if not finite.all():
+        parts.append(f"{int((~finite).sum())} of {len(samples)} samples are not finite: the "
+                     "sampler diverged; lower its step size (--eps or --sampler_options=eps=...)")
+    return "; ".join(p for p in parts if p)

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfncsn import distribute, losses
+from tfncsn import distribute, losses, seeds
 from tfncsn.config import ConfigError, TrainConfig
 from tfncsn.interfaces import Dataset
 
@@ -460,7 +460,7 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
     # Host-side state: the data iterator and the generator the noise seeds come from.
     iterator = iter(input_pipeline(dataset, config, worker_index, num_workers))
     state = TrainState(step=tf.Variable(0, dtype=tf.int64, trainable=False), model=model,
-                       optimizer=optimizer, rng=tf.random.Generator.from_seed(config.seed),
+                       optimizer=optimizer, rng=seeds.generator(config.seed),
                        ema=ema)
     latest = tf.train.latest_checkpoint(os.path.join(workdir, CHECKPOINT_DIR))
     saver = _Saver(state, iterator, _checkpoint_dir(workdir, strategy), config.keep_checkpoints,

@@ -29,11 +29,13 @@ implementation used.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import struct
 import sys
+import tempfile
 import time
 import zlib
 
@@ -414,6 +416,85 @@ def scatter(points: np.ndarray, box, size: int = 320) -> np.ndarray:
     return canvas
 
 
+# ----------------------------------------------------------------------------- output paths
+
+
+class OutputPathError(ValueError):
+    """An output path that cannot be written, as one line naming its flag."""
+
+
+def either(choices) -> str:
+    """(".npy", ".npz", ".png") -> ".npy, .npz or .png"."""
+    return " or ".join(filter(None, (", ".join(choices[:-1]), choices[-1])))
+
+
+def check_output(path: str | None, extensions=(".npy", ".png"), flag: str = "--output") -> str:
+    """The extension of output file `path`, once it is known to be writable: an allowed
+    extension, not a folder, a folder that takes new files, an existing file that may be
+    written. Creates nothing (`output_folders` makes missing folders when writing); raises
+    OutputPathError."""
+    if not path:
+        raise OutputPathError(f"{flag} is required ({either(extensions)})")
+    if os.path.isdir(path):
+        raise OutputPathError(f"{flag} '{path}' is a directory; give a file name ending in "
+                              f"{either(extensions)}")
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in extensions:
+        raise OutputPathError(f"{flag} must end in {either(extensions)}, got '{path}'")
+    check_writable(path, os.path.dirname(os.path.abspath(path)), flag)
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise OutputPathError(f"{flag} '{path}': the file exists and cannot be written "
+                              "(permission denied); choose another path")
+    return extension
+
+
+def check_output_folder(path: str, flag: str = "--output", empty: bool = False) -> None:
+    """Checks that folder `path` can be made, or written in when it exists (with `empty`:
+    that it is new or empty). Creates nothing; raises OutputPathError."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise OutputPathError(f"{flag} '{path}' is a file, not a directory; choose a directory "
+                              "(a missing one is made)")
+    if empty and os.path.isdir(path) and os.listdir(path):
+        raise OutputPathError(f"{flag} '{path}' already exists and is not an empty directory; "
+                              "choose a new one or remove it")
+    check_writable(path, os.path.abspath(path), flag)
+
+
+def check_writable(path: str, folder: str, flag: str) -> None:
+    """`folder`, or its nearest existing ancestor when it is missing, takes new files: tried
+    with a nameless temporary file, which os.access would pass on /proc as root."""
+    while not os.path.exists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise OutputPathError(f"{flag} '{path}' cannot be created: '{folder}' is a file, not a "
+                              "directory; choose another path")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise OutputPathError(f"{flag} '{path}': cannot create files in folder '{folder}' "
+                              f"({e.strerror}); choose another path") from None
+
+
+@contextlib.contextmanager
+def output_folders(path: str):
+    """Makes the missing folders output `path` goes in for the writing in the body, and
+    removes them again when it fails: a failed command leaves no new folder."""
+    folder, missing = os.path.dirname(os.path.abspath(path)), []
+    while not os.path.exists(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    if missing:
+        os.makedirs(missing[0])
+    try:
+        yield
+    except BaseException:
+        for made in missing:  # Deepest first; one that is not empty stays.
+            with contextlib.suppress(OSError):
+                os.rmdir(made)
+        raise
+
+
 # ----------------------------------------------------------------------------- progress
 
 
@@ -450,7 +531,8 @@ def parse_args(argv):
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="the export directory `tfncsn export` "
                         "wrote, or a file in it")
-    parser.add_argument("--output", help="where to write: .npy or .png (its folder must exist)")
+    parser.add_argument("--output", help="where to write: .npy or .png (missing folders are "
+                        "made)")
     parser.add_argument("--num_samples", type=int, default=64, help="samples to draw")
     parser.add_argument("--seed", type=int, default=0, help="seed of NumPy's generator")
     parser.add_argument("--batch_size", type=int, default=256, help="samples per batch (each "
@@ -546,17 +628,6 @@ def check_golden(export: Export) -> str:
     return "\n".join(lines)
 
 
-def check_output(path: str | None) -> str:
-    extension = os.path.splitext(path or "")[1].lower()
-    if extension not in (".npy", ".png"):
-        raise SampleError(f"--output must end in .npy or .png, got '{path}'")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SampleError(f"--output '{path}': folder '{folder}' does not exist; create it "
-                          "first")
-    return extension
-
-
 def run(args) -> None:
     for name in ("num_samples", "batch_size", "num_completions"):
         if getattr(args, name) < 1:
@@ -583,13 +654,15 @@ def run(args) -> None:
                             not args.quiet)
         out = export.inpaint(y, known, rng, batch_size=args.batch_size, progress=progress)
         completions = to_pixels(out, meta).reshape(len(images), args.num_completions, *shape)
-        if extension == ".npy":
-            np.save(args.output, completions)
-        else:
-            masked = images * known + 0.5 * (1.0 - known)
-            rows = [np.concatenate([[image], [hidden], done])
-                    for image, hidden, done in zip(images, masked, completions)]
-            write_png(args.output, image_grid(np.concatenate(rows), 2 + args.num_completions))
+        with output_folders(args.output):
+            if extension == ".npy":
+                np.save(args.output, completions)
+            else:
+                masked = images * known + 0.5 * (1.0 - known)
+                rows = [np.concatenate([[image], [hidden], done])
+                        for image, hidden, done in zip(images, masked, completions)]
+                write_png(args.output, image_grid(np.concatenate(rows),
+                                                  2 + args.num_completions))
         print(f"wrote {args.output}: {len(images)} images x {args.num_completions} completions "
               f"({known.mean():.0%} of values known) in {time.perf_counter() - started:.1f} s")
         return
@@ -598,12 +671,13 @@ def run(args) -> None:
                         not args.quiet)
     samples = export.sample(args.num_samples, rng, batch_size=args.batch_size, progress=progress)
     elapsed = time.perf_counter() - started
-    if extension == ".npy":
-        np.save(args.output, samples)
-    elif shape == (2,):
-        write_png(args.output, scatter(samples, meta["prior_range"]))
-    else:
-        write_png(args.output, image_grid(to_pixels(samples, meta)))
+    with output_folders(args.output):
+        if extension == ".npy":
+            np.save(args.output, samples)
+        elif shape == (2,):
+            write_png(args.output, scatter(samples, meta["prior_range"]))
+        else:
+            write_png(args.output, image_grid(to_pixels(samples, meta)))
     print(f"wrote {args.output}: {len(samples)} samples with {meta['sampler']['name']} in "
           f"{elapsed:.1f} s ({len(samples) / max(elapsed, 1e-9):.1f} samples/s)")
 
@@ -617,7 +691,7 @@ def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         run(args)
-    except SampleError as e:
+    except (SampleError, OutputPathError) as e:
         print(f"onnx_sample: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -189,7 +189,7 @@ def run() -> None:
                  f"score {_spread(row, 'score_evaluations_per_second')}, sampler "
                  f"{_spread(row, 'sampler_evaluations_per_second')} evaluations/s"
                  + (f" ({row['rounds']} of {rounds} rounds)" if row["rounds"] < rounds else ""))
-    with open(FLAGS.output, "w") as f:
+    with common.output_folders(FLAGS.output), open(FLAGS.output, "w") as f:
         json.dump({"machine": machine, "results": rows}, f, indent=2)
     print(f"wrote {FLAGS.output}: {len(rows)} configurations"
           + (f", medians of {rounds} rounds" if rounds > 1 else ""))

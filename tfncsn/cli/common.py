@@ -14,6 +14,7 @@ from absl import logging
 from tfncsn import config as run_config
 from tfncsn.cli.flags import FLAGS, explicitly_set, parse_options
 from tfncsn.config import ConfigError, RunConfig, SamplerConfig
+from tfncsn_runtime import onnx_sample  # The output path checks, shared with the reader.
 
 if TYPE_CHECKING:  # TensorFlow is imported by the commands that compute, when they do.
     from tfncsn.score_source import ScoreSource
@@ -159,12 +160,26 @@ def report_precision(precision: str) -> None:
               file=sys.stderr)
 
 
-def check_output(path: str | None, extensions: tuple[str, ...]) -> str:
-    """Validates --output before any work is done and creates its directory."""
-    if not path:
-        raise ConfigError(f"--output is required ({', '.join(extensions)})")
-    extension = os.path.splitext(path)[1].lower()
-    if extension not in extensions:
-        raise ConfigError(f"--output must end in {', '.join(extensions)}, got '{path}'")
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    return extension
+# Wraps the writing: makes missing folders, removes them again if the writing fails.
+output_folders = onnx_sample.output_folders
+
+
+@contextlib.contextmanager
+def _output_errors() -> Iterator[None]:
+    try:
+        yield
+    except onnx_sample.OutputPathError as e:
+        raise ConfigError(str(e)) from None
+
+
+def check_output(path: str | None, extensions: tuple[str, ...], flag: str = "--output") -> str:
+    """The extension of output file `path`, checked before any work; creates nothing
+    (`output_folders` makes missing folders when writing)."""
+    with _output_errors():
+        return onnx_sample.check_output(path, extensions, flag)
+
+
+def check_output_folder(path: str, flag: str = "--output", empty: bool = False) -> None:
+    """Output folder `path` checked before any work; creates nothing."""
+    with _output_errors():
+        onnx_sample.check_output_folder(path, flag, empty)

@@ -39,8 +39,9 @@ def evaluate(config: EvalConfig) -> dict:
     from tfncsn import evaluation
     from tfncsn.evaluation import runner
     runner.inception_weights(config)  # Its errors before the model is loaded: fail fast.
-    return evaluation.evaluate(common.score_source(), config, FLAGS.output,
-                               workdir=FLAGS.workdir)
+    source = common.score_source()
+    with common.output_folders(FLAGS.output):  # The report is written as the steps finish.
+        return evaluation.evaluate(source, config, FLAGS.output, workdir=FLAGS.workdir)
 
 
 def report_lines(result: dict) -> list[str]:

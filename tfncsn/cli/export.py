@@ -16,6 +16,7 @@ def run() -> None:
         raise ConfigError("--workdir is required: the trained run to export")
     if not FLAGS.output:
         raise ConfigError("--output is required: the directory to write the export to")
+    common.check_output_folder(FLAGS.output, empty=True)
     if FLAGS.verify_atol < 0 or FLAGS.verify_rtol < 0:
         raise ConfigError("--verify_atol and --verify_rtol must be >= 0")
     if FLAGS.float16_rtol is not None and not FLAGS.export_float16:
@@ -25,7 +26,7 @@ def run() -> None:
         raise ConfigError("--float16_rtol must be >= 0")
     saved = run_config.load(FLAGS.workdir)
     common.start_tensorflow()  # Only now, with the flags known to be good.
-    from tfncsn import builders, score_source, training
+    from tfncsn import builders, sampling, score_source, seeds, training
     from tfncsn.export import exporter, float16, metadata, verify
     # Only the sampler may differ from the run's (e.g. --sampler=pc or --steps_per_level=50).
     config = dataclasses.replace(saved, sampler=common.sampler_from_flags(saved.sampler))
@@ -35,7 +36,8 @@ def run() -> None:
     model = builders.make_model(config.model, config.model_options, dataset.element_shape,
                                 sigmas.numpy())
     source = score_source.ScoreSource.for_model(config, dataset, sigmas, model, "export")
-    program = source.program()  # Options and contract checked before any work.
+    program = source.program()  # Options and contract checked before any work,
+    sampling.Runner(program, source.score_for(program)).check(seeds.generator(0), 1)  # and steps.
     # The EMA weights when the run has them.
     step = training.restore_model(model, FLAGS.workdir, checkpoint_step=FLAGS.checkpoint_step)
     try:
@@ -50,11 +52,12 @@ def run() -> None:
         float16_tolerance = float16.TOLERANCE
         if FLAGS.float16_rtol is not None:
             float16_tolerance = dataclasses.replace(float16_tolerance, rtol=FLAGS.float16_rtol)
-    result = exporter.export(
-        model, meta, program, FLAGS.output, opset=FLAGS.onnx_opset,
-        inpainting=FLAGS.export_inpainting, verify=FLAGS.verify, tolerance=tolerance,
-        float16_tolerance=float16_tolerance,
-        log=lambda message: print(f"export: {message}", file=sys.stderr))
+    with common.output_folders(FLAGS.output):  # The export's parent; export() makes the rest.
+        result = exporter.export(
+            model, meta, program, FLAGS.output, opset=FLAGS.onnx_opset,
+            inpainting=FLAGS.export_inpainting, verify=FLAGS.verify, tolerance=tolerance,
+            float16_tolerance=float16_tolerance,
+            log=lambda message: print(f"export: {message}", file=sys.stderr))
     graphs = [f for f in result.files if f.endswith(".onnx")]
     print(f"wrote {FLAGS.output}: saved_model/ (signatures score, sample), {', '.join(graphs)} "
           f"(opset {FLAGS.onnx_opset}), metadata.json, golden.npz + golden/; {config.model} at "

@@ -40,7 +40,7 @@ def with_data_score(source: ScoreSource) -> ScoreSource:
 def run() -> None:
     common.check_output(FLAGS.output, (".png",))
     common.start_tensorflow()  # Only once the flags are known to be good.
-    from tfncsn.score_source import draw
+    from tfncsn.score_source import draw, summarize
     source = common.score_source()
     if FLAGS.score == "exact":
         source = with_data_score(source)
@@ -54,9 +54,10 @@ def run() -> None:
     panels = [("(a) i.i.d. samples", data), ("(b) Langevin dynamics", plain),
               ("(c) annealed Langevin dynamics", annealed)]
     box = source.dataset.prior_range
-    figures.save_png(figures.scatter_panels(panels, box), FLAGS.output)
+    with common.output_folders(FLAGS.output):
+        figures.save_png(figures.scatter_panels(panels, box), FLAGS.output)
     print(f"wrote {FLAGS.output} ({source.description}, {FLAGS.num_samples} samples per panel)")
     for title, points in panels:
-        summary = source.dataset.summarize(points)
+        summary = summarize(source.dataset, points)
         if summary:
             print(f"  {title}: {summary}")

@@ -78,13 +78,14 @@ def run() -> None:
     out = run_program(source, conditioned, int(y.shape[0]), FLAGS.seed,
                       label="colorize" if colour else "inpaint")
     completions = source.dataset.to_pixels(out.x).reshape(len(images), k, *shape)
-    if extension == ".npz":
-        observed = {"gray": luminance(images)} if colour else {"mask": known}
-        np.savez(FLAGS.output, images=images, completions=completions, **observed)
-    elif colour:
-        figures.save_png(colour_figure(images, completions), FLAGS.output)
-    else:
-        figures.save_png(figure(images, known, completions), FLAGS.output)
+    with common.output_folders(FLAGS.output):
+        if extension == ".npz":
+            observed = {"gray": luminance(images)} if colour else {"mask": known}
+            np.savez(FLAGS.output, images=images, completions=completions, **observed)
+        elif colour:
+            figures.save_png(colour_figure(images, completions), FLAGS.output)
+        else:
+            figures.save_png(figure(images, known, completions), FLAGS.output)
     what = ("colorizations (the gray image known)" if colour else
             f"completions ({known.mean():.0%} of pixels known)")
     print(f"wrote {FLAGS.output}: {len(images)} images x {k} {what} from the "

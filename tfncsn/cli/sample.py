@@ -88,8 +88,9 @@ def run() -> None:
     out = score_source.draw(source, num_samples, FLAGS.seed, FLAGS.keep_every)
     samples = out.x.numpy()
     states = None if out.states is None else out.states.numpy()
-    write(FLAGS.output, extension, samples, states, source, columns, labels)
-    summary = source.dataset.summarize(samples)
+    with common.output_folders(FLAGS.output):
+        write(FLAGS.output, extension, samples, states, source, columns, labels)
+    summary = score_source.summarize(source.dataset, samples)
     print(f"wrote {FLAGS.output}: {len(samples)} samples from the {source.description}"
           + (f"; {summary}" if summary else ""))
     if extension == ".png" and states is not None and samples.ndim == 4:

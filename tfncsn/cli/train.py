@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import signal
 import threading
 
@@ -17,26 +16,10 @@ from tfncsn.config import ConfigError
 from tfncsn.progress import progress_bar
 
 
-def check_workdir(workdir: str) -> None:
-    """One line unless `workdir` is a writable directory or can be created as one."""
-    if os.path.exists(workdir) and not os.path.isdir(workdir):
-        raise ConfigError(f"--workdir '{workdir}' is a file, not a directory; pass a directory "
-                          "(it is created if missing)")
-    existing = os.path.abspath(workdir)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise ConfigError(f"--workdir '{workdir}' cannot be created: '{existing}' is a file; "
-                          "pass a path whose parent folders are directories")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise ConfigError(f"--workdir '{workdir}' cannot be written: no write permission in "
-                          f"'{existing}'; pass a directory you can write to")
-
-
 def run() -> None:
     if not FLAGS.workdir:
         raise ConfigError("--workdir is required: it receives the checkpoints and summaries")
-    check_workdir(FLAGS.workdir)
+    common.check_output_folder(FLAGS.workdir, "--workdir")  # Made when training starts.
     saved = common.saved_config_or_none(FLAGS.workdir)
     config = common.config_from_flags(saved)
     if saved is not None:
@@ -45,11 +28,16 @@ def run() -> None:
     # logical CPU devices can only be set up before TensorFlow makes any tensor.
     common.start_tensorflow()
     common.report_precision(config.precision)
-    from tfncsn import builders, distribute, score_source, training
+    from tfncsn import builders, distribute, programs, sampling, score_source, training
     from tfncsn.data.errors import explained
     strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices, FLAGS.tpu)
     dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)
     sigmas = builders.make_sigmas(config.sigmas)
+    # The sampler of the snapshots and of later commands, checked before any training: its
+    # options, and its steps traced with a stand-in score (the model may accept any sigma).
+    problem = programs.Problem(sigmas.numpy(), dataset.element_shape, dataset.prior_range,
+                               continuous_sigma=True)
+    sampling.check_with_stand_in(builders.make_program(config.sampler, problem))
 
     def save_config():
         """Once the model is built and the checkpoint restored: a failed start writes nothing."""

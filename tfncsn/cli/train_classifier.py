@@ -27,6 +27,7 @@ def run() -> None:
     if saved is None:  # The classifier covers the score model's noise levels.
         raise ConfigError(f"no score model in '{FLAGS.workdir}'; train one there first with "
                           f"`tfncsn train --workdir={FLAGS.workdir} ...`")
+    common.check_output_folder(FLAGS.workdir, "--workdir")  # Receives classifier/.
     common.start_tensorflow()
     from tfncsn import builders
     from tfncsn.data.errors import explained

@@ -208,7 +208,7 @@ class Evaluation:
         self.samples = samples
         self.report["num_samples"] = len(samples)
         self.report["seed"] = config.seed
-        summary = self.source.dataset.summarize(samples)
+        summary = score_source.summarize(self.source.dataset, samples)
         if summary:
             self.report["summary"] = summary  # The dataset's own one-line statistic.
         finite = np.isfinite(samples.reshape(len(samples), -1)).all(axis=1)

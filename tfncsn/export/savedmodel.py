@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from tfncsn import sampling
+from tfncsn import sampling, seeds
 from tfncsn.programs import Sampler, ScoreFn
 
 
@@ -22,7 +22,8 @@ class ScoreModule(tf.Module):
 
     `sample` runs the step program `sampler` in-graph (`tfncsn.sampling.run_in_graph`)
     with `program_score_fn`, the score it asks for. Its randomness comes from a
-    Philox generator reset from `seed` at the start of every call, so the result
+    Philox generator reset to the stream keyed by `seed` (`tfncsn.seeds`) at the start
+    of every call, so the result
     is a function of (seed, num_samples) and equals what `tfncsn sample --seed=SEED`
     draws with the same sampler (up to float rounding). Concurrent calls on one
     loaded model share that generator: serialise them when reproducibility matters.
@@ -34,7 +35,7 @@ class ScoreModule(tf.Module):
         self._score_fn = lambda x, level: model(x, level, training=False)
         self._program_score_fn = program_score_fn
         self.model_variables = list(model.variables)
-        self.rng = tf.random.Generator.from_seed(0)
+        self.rng = seeds.generator(0)
         self._sampler = sampler
         shape = tuple(sampler.problem.element_shape)
         self.element_shape = shape
@@ -49,7 +50,7 @@ class ScoreModule(tf.Module):
         return {"score": self._score_fn(x, level)}
 
     def _sample(self, seed, num_samples):
-        self.rng.reset_from_seed(seed)
+        seeds.reset(self.rng, seed)
         program = type(self._sampler)(self._sampler.options, self._sampler.problem)  # In-graph.
         x = sampling.run_in_graph(program, self._program_score_fn, self.rng, num_samples)
         return {"samples": tf.ensure_shape(x, [None, *self.element_shape])}

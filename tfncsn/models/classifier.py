@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfncsn import classifier as records
+from tfncsn import classifier as records, seeds
 from tfncsn.classifier import ClassifierConfig
 from tfncsn.config import ConfigError
 from tfncsn.interfaces import HasLabels
@@ -148,7 +148,7 @@ def train(dataset, sigma_range: tuple[float, float], config: ClassifierConfig, w
     optimizer = keras.optimizers.Adam(config.learning_rate)
     optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False)
-    rng = tf.random.Generator.from_seed(config.seed)
+    rng = seeds.generator(config.seed)
     checkpoint = tf.train.Checkpoint(step=step, model=model_weights(model), optimizer=optimizer,
                                      rng=rng)
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(folder, CHECKPOINT_DIR),
