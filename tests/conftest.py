@@ -41,6 +41,15 @@ def run_cli(*args: str, extra_path: list[str] | None = None, check: bool = True,
     return proc
 
 
+def frameworks_imported_by(code: str) -> list[str]:
+    """The tensorflow and keras modules a fresh interpreter has loaded after running `code`."""
+    probe = (f"{code}\nimport sys\nprint(sorted(m for m in sys.modules "
+             "if m.split('.')[0] in ('tensorflow', 'keras')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=REPO, env=cli_env()).stdout.strip()
+    return eval(out)  # noqa: S307 -- a list of module names printed just above.
+
+
 def error_line(proc: subprocess.CompletedProcess) -> str:
     """The one line a failed command printed; fails if it printed a traceback."""
     assert proc.returncode != 0, proc.stdout

@@ -15,7 +15,7 @@ from tfncsn import sampling
 from tfncsn_runtime import onnx_sample
 
 # Run as a script from the checkout: the file needs no package and no tfncsn.
-SCRIPT = REPO / "runtime" / "tfncsn_runtime" / "onnx_sample.py"
+SCRIPT = REPO / "export" / "tfncsn_runtime" / "onnx_sample.py"
 
 
 def blocked_env(tmp_path, names=("tensorflow", "keras", "tfncsn", "tfncsn_plugins")):
@@ -81,7 +81,7 @@ def check_float16_network(full: onnx.ModelProto, half: onnx.ModelProto, x: np.nd
     """`half` is `full` in float16: float16 weights, the same float32 inputs and output, half
     the weight bytes, and scores within the float16 tolerance of Keras's `expected` with an
     error of float16 rounding (far above float32's, far below the tolerance)."""
-    from tfncsn.export import float16, verify
+    from tfncsn_export import float16, verify
 
     assert float_types(full) == {onnx.TensorProto.FLOAT}
     assert float_types(half) == {onnx.TensorProto.FLOAT16}  # Every weight is float16 ...

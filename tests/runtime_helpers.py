@@ -10,7 +10,7 @@ import pytest
 
 from conftest import REPO
 
-JS = REPO / "runtime" / "js"
+JS = REPO / "export" / "js"
 
 
 def missing(reason: str):
@@ -21,8 +21,8 @@ def missing(reason: str):
 
 
 def node_or_skip(package: str) -> str:
-    """The node executable, once runtime/js/node_modules holds `package`."""
+    """The node executable, once export/js/node_modules holds `package`."""
     node = shutil.which("node") or missing("node is not installed (apt-get install nodejs npm)")
     if not (JS / "node_modules" / package).is_dir():
-        missing("runtime/js/node_modules is missing: run `npm ci --ignore-scripts` in runtime/js/")
+        missing("export/js/node_modules is missing: run `npm ci --ignore-scripts` in export/js/")
     return node

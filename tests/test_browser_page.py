@@ -1,4 +1,4 @@
-"""The browser page runtime/js/web/ in Debian's headless Chromium (driven by playwright-core).
+"""The browser page export/js/web/ in Debian's headless Chromium (driven by playwright-core).
 
 One image export per module: the MLP score network on the 8x8 digits (it flattens
 any element shape), trained for 300 steps (its samples only need to be drawn, and
@@ -6,7 +6,7 @@ its score computed as Keras computes it; a CondRefineNet's first training step
 alone takes a minute here) and exported with 2 steps per level and the denoising
 step, so inpainting ends with the known pixels exactly. The page and the export are
 served by Python's http.server (as `python3 -m http.server` serves them to a user);
-runtime/js/test-browser/page.test.js drives the page and keeps two screenshots in the
+export/js/test-browser/page.test.js drives the page and keeps two screenshots in the
 test's tmp_path (and in $TFNCSN_ARTIFACTS when set); the test prints their paths.
 """
 

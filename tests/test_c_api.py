@@ -1,7 +1,7 @@
-"""runtime/c/golden_check.c: the golden pair checked through ONNX Runtime's C API alone.
+"""export/c/golden_check.c: the golden pair checked through ONNX Runtime's C API alone.
 
 Built with gcc against the shared library of the onnxruntime wheel and the C API
-headers that runtime/c/get-headers.sh takes from the npm registry (ONNX Runtime
+headers that export/c/get-headers.sh takes from the npm registry (ONNX Runtime
 1.29's; .ci/run fetches them). One toy export per module: its score network only
 needs to be computed identically by Keras and by ONNX Runtime, so 1 training step.
 """
@@ -20,7 +20,7 @@ import pytest
 from conftest import REPO, run_cli
 from runtime_helpers import missing
 
-EXAMPLE = REPO / "runtime" / "c"
+EXAMPLE = REPO / "export" / "c"
 INCLUDE = Path(os.environ.get("TFNCSN_ORT_INCLUDE", EXAMPLE / "include"))
 
 
@@ -29,7 +29,7 @@ def golden_check(tmp_path_factory):
     """The built program (its library found through an rpath to a soname link)."""
     gcc = shutil.which("gcc") or missing("gcc is not installed")
     if not (INCLUDE / "onnxruntime_c_api.h").is_file():
-        missing(f"no ONNX Runtime headers in {INCLUDE}: run `bash runtime/c/get-headers.sh`")
+        missing(f"no ONNX Runtime headers in {INCLUDE}: run `bash export/c/get-headers.sh`")
     capi = Path(onnxruntime.__file__).parent / "capi"
     libraries = sorted(capi.glob("libonnxruntime.so.1.*"))
     if not libraries:

@@ -1,4 +1,4 @@
-"""The 2-D toy end to end through the `tfncsn` command (paper Fig. 2 and 3)."""
+"""The 2-D toy end to end through the `tfncsn` command (paper Fig. 3; Fig. 2: test_figure2.py)."""
 
 import json
 import os

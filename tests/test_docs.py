@@ -3,6 +3,7 @@
 import ast
 import importlib
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -44,19 +45,22 @@ def test_every_config_flag_exists_and_differs_from_its_default(config):
             assert flag.parser.parse(value) != flag.default, f"{config.name}: --{name} is the default"
 
 
-def flag_table_rows():
-    """(flag names, default cell) of each row of the README's flag table."""
-    table = README.split("| flag | default | meaning |")[1].split("\n\n")[0]
-    for line in table.strip().splitlines()[1:]:
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        yield re.findall(r"`--(\w+)`", cells[0]), cells[1]
+CLI_PAGE = REPO / "docs" / "cli.md"
+
+
+def flag_table_rows(text):
+    """(flag names, default cell) of each row of the `| flag | default | meaning |` tables."""
+    for table in text.split("| flag | default | meaning |")[1:]:
+        for line in table.split("\n\n")[0].strip().splitlines()[1:]:
+            cells = [cell.strip() for cell in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+            yield re.findall(r"`--(?:\[no\])?(\w+)", cells[0]), cells[1]
 
 
 def documented_default(text: str, default):
-    """The README's spelling of a default (`none`, true/false, numbers, `a,b` lists) read as
-    the type of the flag's `default`."""
+    """A table's spelling of a default (`none` or an empty cell, true/false, numbers, `a,b`
+    lists) read as the type of the flag's `default`."""
     text = text.strip().strip("`")
-    if text == "none":
+    if text in ("none", ""):
         return None if default in (None, "", [], {}) else text
     if isinstance(default, bool):
         return {"true": True, "false": False}.get(text, text)
@@ -67,26 +71,155 @@ def documented_default(text: str, default):
     return text
 
 
-def test_the_flag_table_gives_every_setting_with_its_default():
-    """Every run setting's flag is in the table, and every default the table states is the
-    flag's (for the Langevin shortcuts, the default sampler's option)."""
-    rows = list(flag_table_rows())
-    documented = {name for names, _ in rows for name in names}
-    for _, field in run_config.settings(run_config.RunConfig):
-        assert run_config.flag_name(field) in documented, run_config.flag_name(field)
-    sampler_defaults = vars(registry.samplers.get("annealed_langevin").Options())
-    checked = 0
-    for names, defaults in rows:
-        # The Langevin shortcut flags default to the sampler's own option defaults.
-        shortcut = defaults.startswith("the sampler's (")
-        values = re.split(r",\s+", defaults.removeprefix("the sampler's (").rstrip(")"))
-        assert len(values) == len(names), (names, defaults)
-        for name, value in zip(names, values):
-            default = sampler_defaults[name] if shortcut else flags.FLAGS[name].default
-            default = None if default in ("", [], {}) else default
-            assert documented_default(value, default) == default, (name, value, default)
-            checked += 1
-    assert checked > 30
+def test_the_command_reference_gives_every_setting_with_its_default():
+    """The flag table moved from the README to docs/cli.md (generated from the flags; its own
+    test keeps it current): every run setting's flag is in its tables with the flag's default
+    (a command that uses another default of its own, as `bench` does, may show that one too),
+    and the README links the page."""
+    assert "](docs/cli.md)" in README
+    stated = {}
+    for names, value in flag_table_rows(CLI_PAGE.read_text()):
+        for name in names:
+            stated.setdefault(name, []).append(value)
+    settings = [run_config.flag_name(field)
+                for _, field in run_config.settings(run_config.RunConfig)]
+    assert len(settings) > 20
+    for name in settings:
+        assert name in stated, f"docs/cli.md does not give --{name}"
+        default = flags.FLAGS[name].default
+        default = None if default in ("", [], {}) else default
+        assert default in [documented_default(value, default) for value in stated[name]], \
+            (name, stated[name], default)
+
+
+def sampler_option_rows():
+    """{sampler: {option: default cell}} of docs/samplers.md's table of the built-in samplers."""
+    guide = (REPO / "docs" / "samplers.md").read_text()
+    table = guide.split("| sampler | algorithm | options (default) |")[1].split("\n\n")[0]
+    found, previous = {}, {}
+    for line in table.strip().splitlines():
+        if not line.startswith("| `"):
+            continue  # The rest of the header, its rule.
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        name = cells[0].strip("`")
+        options = dict(re.findall(r"`(\w+)`[^(`]*\(([^)]*)\)", cells[2]))
+        found[name] = previous = previous if cells[2] == "as above" else options
+    return found
+
+
+def test_the_sampler_guide_gives_every_option_of_the_builtin_samplers_with_its_default():
+    """The README's sampler table moved to docs/samplers.md: each built-in sampler's options
+    and defaults there are the plugin's (the Langevin ones are also the defaults of the
+    --eps, --steps_per_level, --step_convention and --denoise shortcuts)."""
+    documented = sampler_option_rows()
+    builtin = {info.name for info in registry.samplers.infos() if info.distribution == "tfncsn"}
+    assert set(documented) == builtin
+    for name, options in documented.items():
+        defaults = vars(registry.samplers.get(name).Options())
+        assert set(options) == set(defaults), (name, options, defaults)
+        for option, cell in options.items():
+            text = cell.split(";")[0].strip().strip("`")
+            value = {"null": None, "true": True, "false": False}.get(text, text)
+            default = defaults[option]
+            if isinstance(default, (int, float)) and not isinstance(default, bool):
+                value = float(value)
+            assert value == default, (name, option, cell, default)
+
+
+def readme_invocations(program):
+    """The argument lists that follow `program` (e.g. "tfncsn") in the README's bash blocks."""
+    found = []
+    for block in bash_blocks(README):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            starts = [i for i, word in enumerate(words)
+                      if word == program or word.endswith("/" + program)]
+            for start in starts:
+                args = []
+                for word in words[start + 1:]:
+                    if word in ("&&", "||", ";", "|"):
+                        break
+                    args.append(word)
+                found.append(args)
+    return found
+
+
+def test_every_tfncsn_command_in_the_readme_names_a_command_and_flags_it_takes():
+    """Each `tfncsn` line of the README runs as printed: a real command, each flag one that
+    command takes (as `tfncsn COMMAND --help` lists them), each value one the flag accepts."""
+    from tfncsn.cli import command_help, main as cli
+
+    invocations = readme_invocations("tfncsn")
+    assert len(invocations) > 20
+    for args in invocations:
+        command, options = args[0], args[1:]
+        assert command in cli.COMMANDS, args
+        takes = command_help.flags_of(command) | set(command_help.GLOBAL_FLAGS)
+        for option in options:
+            assert option.startswith("--"), (command, option)
+            name, has_value, value = option[2:].partition("=")
+            if not has_value and name not in flags.FLAGS and name.startswith("no"):
+                name = name[2:]  # --noflag of a boolean.
+            assert name in takes, f"tfncsn {command} does not take --{name}"
+            if name == "flagfile":  # absl's own, not in FLAGS.
+                assert (REPO / value).is_file(), option
+            elif has_value and not isinstance(flags.FLAGS[name], flags.MultiFlag):
+                flags.FLAGS[name].parser.parse(value)  # Raises on a value the flag refuses.
+
+
+def test_every_runtime_command_in_the_readme_uses_options_the_reader_has():
+    """`python -m tfncsn_runtime` lines of the README: each option is one its --help lists."""
+    invocations = [args[1:] for args in readme_invocations("python")
+                   if args[:2] == ["-m", "tfncsn_runtime"]]
+    assert invocations
+    usage = subprocess.run([sys.executable, "-m", "tfncsn_runtime", "--help"],
+                           capture_output=True, text=True, timeout=120, check=True).stdout
+    for args in invocations:
+        for option in args[1:]:
+            assert f"{option.partition('=')[0]} " in usage, option
+
+
+def markdown_anchors(path):
+    """The anchors of a Markdown file: explicit <a id> and GitHub's slugs of its headings."""
+    text = path.read_text()
+    explicit = set(re.findall(r'<a\s+(?:id|name)="([\w-]+)"\s*>\s*</a>', text))
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    headings = re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", prose, re.M)
+    slugs = {re.sub(r"\s", "-", re.sub(r"[^\w\s-]", "",
+                                       re.sub(r"`|\*\*|<[^>]+>", "", h).strip().lower()))
+             for h in headings}
+    return explicit | slugs
+
+
+@pytest.mark.parametrize("page", [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))],
+                         ids=lambda p: p.relative_to(REPO).as_posix())
+def test_links_between_the_readme_and_the_docs_resolve(page):
+    """Figures moved from the README and the guides to docs/results.md: every relative link
+    of the README and the docs names a file that exists and, with #anchor, an anchor of it."""
+    prose = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", prose):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, anchor = target.partition("#")
+        linked = page if not path else page.parent / path
+        if not linked.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and linked.suffix == ".md" and anchor not in markdown_anchors(linked):
+            broken.append(f"{target}: no such anchor")
+    assert not broken, broken
+
+
+def test_every_results_section_is_in_the_contents_and_says_when_and_on_what_cpu():
+    """docs/results.md holds the measurements: each section (an <a id> before its heading) is
+    in the contents line and gives its date and its CPU."""
+    page = (REPO / "docs" / "results.md").read_text()
+    contents = page.split("Sections:")[1].split("\n\n")[0]
+    sections = re.split(r'\n<a id="([\w-]+)"></a>\n', page)[1:]
+    assert len(sections) > 15
+    for anchor, body in zip(sections[::2], sections[1::2]):
+        assert f"(#{anchor})" in contents, anchor
+        assert "**Date**" in body and "**CPU**" in body, anchor
 
 
 def test_every_builtin_plugin_is_in_the_plugin_table():

@@ -28,7 +28,7 @@ from tfncsn import builders, config as run_config, training
 from tfncsn.score_source import ScoreSource
 from tfncsn.conditioning import Inpainting
 from tfncsn.config import SamplerConfig
-from tfncsn.export import Tolerance, exporter, verify
+from tfncsn_export import Tolerance, exporter, verify
 from tfncsn.gaussian_mixture import paper_toy
 
 TOLERANCE = Tolerance()  # The documented default: atol 1e-4, rtol 1e-4.

@@ -19,7 +19,7 @@ import tensorflow as tf
 from conftest import error_line, run_cli
 from export_helpers import SCRIPT, blocked_env, check_float16_network
 from tfncsn import builders
-from tfncsn.export import exporter, float16
+from tfncsn_export import exporter, float16
 
 SIGMAS = np.geomspace(1.0, 0.01, 10).astype(np.float32)
 

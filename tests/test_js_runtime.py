@@ -1,11 +1,11 @@
-"""The JavaScript runtime (runtime/js/, package tfncsn-runtime) under Node's test runner.
+"""The JavaScript runtime (export/js/, package tfncsn-runtime) under Node's test runner.
 
 One toy export per module (configs/toy.cfg trained for 4000 steps, which puts the
 (5, 5) mode's weight within 0.01 of 4/5; exported with 30 steps per level, the
 `reference` step convention and the denoising step, 300 steps in all); `node --test
-runtime/js/test/` then checks the golden pair, the mode weight, inpainting, progress,
+export/js/test/` then checks the golden pair, the mode weight, inpainting, progress,
 cancellation and the errors of a wrong export, and replays draws recorded here from
-runtime/tfncsn_runtime/onnx_sample.py to check that both loops agree.
+export/tfncsn_runtime/onnx_sample.py to check that both loops agree.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def test_node_test_runner_passes_on_the_toy_export(toy_export, replay):
     assert "weight of the (5, 5) mode" in proc.stdout
 
 
-# --- the generator is the one runtime/js/src/random.js documents (a second implementation here).
+# --- the generator is the one export/js/src/random.js documents (a second implementation here).
 
 MASK32 = 0xFFFFFFFF
 

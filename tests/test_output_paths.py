@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, error_line, run_cli
 from tfncsn_runtime import onnx_sample
 
-SCRIPT = REPO / "runtime" / "tfncsn_runtime" / "onnx_sample.py"  # The reader as one file.
+SCRIPT = REPO / "export" / "tfncsn_runtime" / "onnx_sample.py"  # The reader as one file.
 TOY = ("--flagfile=configs/toy.cfg", "--score=exact", "--num_samples=4")
 
 # (output, what the line says); {tmp} is a folder holding a file named "file".

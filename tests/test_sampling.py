@@ -381,7 +381,7 @@ class _FailsInStep(AnnealedLangevin):
 
 def test_a_plugin_failing_inside_tracing_shows_its_own_line_and_export_leaves_nothing(tmp_path):
     """Sampling stops before the progress bar, export before writing its directory."""
-    from tfncsn.export import exporter, metadata
+    from tfncsn_export import exporter, metadata
     from tfncsn.config import RunConfig
 
     sigmas = np.array([1.0, 0.5], np.float32)

@@ -6,7 +6,6 @@ library's generator, `tfncsn sample`, training's noise) goes back to a counter o
 """
 
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from conftest import run_cli
@@ -93,7 +92,7 @@ def test_training_runs_with_different_seeds_share_no_noise_draw(tmp_path, monkey
         z = tf.numpy_function(record, [noise["noise"]], tf.float32, stateful=True)
         return {**noise, "noise": tf.ensure_shape(z, noise["noise"].shape)}
 
-    monkeypatch.setattr(training, "make_objective",
+    monkeypatch.setattr(training.step, "make_objective",
                         lambda config: (recording_draw, losses.dsm_from_noise))
     sigmas = tf.constant(np.geomspace(20.0, 1.0, 10), tf.float32)
     noise = {}

@@ -62,7 +62,7 @@ def test_compiled_loops_of_other_capacities_give_the_same_steps(runs, monkeypatc
     """Built for the call size itself (capacities 1, then 8), XLA's programs differ from the
     1024-step one, and must still give the same steps."""
     one = runs(1, True)  # Capacity 1024.
-    monkeypatch.setattr(training, "padded_call_size", lambda batch_spec: 1)
+    monkeypatch.setattr(training.step, "padded_call_size", lambda batch_spec: 1)
     result, weights, losses, checkpoints = train_toy(tmp_path, steps_per_call=7, jit_compile=True)
     assert (result.step, result.loss, losses, checkpoints) == (one[0].step, one[0].loss,
                                                                 one[2], one[3])

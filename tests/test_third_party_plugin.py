@@ -91,7 +91,7 @@ def test_the_third_party_sampler_takes_its_option_exports_and_samples_without_te
     from tfncsn import builders, config as run_config, training
     from tfncsn.programs import Problem, build
     from export_helpers import onnx_sample, tf_trajectory
-    from tfncsn.export import Tolerance, verify
+    from tfncsn_export import Tolerance, verify
 
     sys.path.insert(0, plugin_site)
     try:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from tfncsn.export import Tolerance, verify
+from tfncsn_export import Tolerance, verify
 from tfncsn_runtime.onnx_sample import compare_to_tolerance, tolerance_scale
 
 # One input with scores of a few hundred (sigma_L = 0.01) and one element near 0, one of O(1).

@@ -124,7 +124,7 @@ def onnx_rate(model: keras.Model, shape, batch_size: int, repeats: int) -> float
     with as many threads as CPUs (float32: exports are float32 whatever the run trained in)."""
     import onnxruntime
 
-    from tfncsn.export import exporter
+    from tfncsn_export import exporter
 
     network = exporter.convert_score_network(exporter.score_functions(model)[0], shape)
     options = onnxruntime.SessionOptions()

@@ -16,10 +16,17 @@ from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS, explicitly_set, parse_options
 from tfncsn.config import PRECISIONS, ConfigError
 
+# The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py).
+FLAGS_USED = ("output", "model", "model_options", "bench_networks", "bench_batch_sizes",
+              "bench_jit", "bench_precisions", "bench_onnx", "bench_steps", "bench_rounds",
+              "bench_timeout")
+# Where the flag's own default does not apply: the network of the paper's images.
+DEFAULTS = {"model": "refinenet"}
+
 
 def configurations() -> list[dict]:
     """Every (network, batch size, jit, precision) combination asked for by the bench flags."""
-    model = FLAGS.model if explicitly_set("model") else "refinenet"
+    model = FLAGS.model if explicitly_set("model") else DEFAULTS["model"]
     unknown = [p for p in FLAGS.bench_precisions if p not in PRECISIONS]
     if unknown:
         raise ConfigError(f"--bench_precisions takes {', '.join(PRECISIONS)}, got "

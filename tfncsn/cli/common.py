@@ -13,7 +13,7 @@ from absl import logging
 
 from tfncsn import config as run_config
 from tfncsn.cli.flags import FLAGS, explicitly_set, parse_options
-from tfncsn.config import ConfigError, RunConfig, SamplerConfig
+from tfncsn.config import ConfigError, RunConfig, SamplerConfig, TrainConfig
 from tfncsn_runtime import onnx_sample  # The output path checks, shared with the reader.
 
 if TYPE_CHECKING:  # TensorFlow is imported by the commands that compute, when they do.
@@ -43,6 +43,37 @@ def start_tensorflow() -> None:
 
 # Shortcut flags for options of the Langevin samplers (flag name = option name).
 SAMPLER_OPTION_FLAGS = ("eps", "steps_per_level", "step_convention", "denoise")
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Flags a command takes as a set. In a command's `FLAGS_USED` beside single flag names;
+    its help lists them under `title`, after `note` (tfncsn/cli/command_help.py)."""
+
+    title: str
+    note: str
+    names: tuple[str, ...]
+
+
+def setting_flags(config_class: type, skip: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The flags of the settings of `config_class`, except those of its sections in `skip`."""
+    return tuple(run_config.flag_name(field) for path, field in run_config.settings(config_class)
+                 if path[0] not in skip)
+
+
+RUN_SETTINGS = Group(
+    "run settings", "What the run is (tfncsn/config.py). With a --workdir that has "
+    "config.json, its values are the defaults and the flags given override them.",
+    setting_flags(RunConfig, skip=("sampler", "train")))
+SAMPLER_SETTINGS = Group(
+    "sampler", "The sampler (docs/samplers.md). --eps, --steps_per_level, --step_convention "
+    "and --denoise set the Langevin samplers' options of those names; unset, the sampler's "
+    "own defaults apply.", setting_flags(SamplerConfig) + SAMPLER_OPTION_FLAGS)
+TRAIN_SETTINGS = Group("training", "The optimisation and the training loop (tfncsn/config.py).",
+                       setting_flags(TrainConfig))
+# What `score_source` reads: the flags of every command that samples a trained run.
+SCORE_SOURCE_FLAGS = ("workdir", "data_dir", "score", "checkpoint_step", RUN_SETTINGS,
+                      SAMPLER_SETTINGS)
 
 
 def sampler_from_flags(base: SamplerConfig | None) -> SamplerConfig:

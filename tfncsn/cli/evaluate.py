@@ -10,6 +10,12 @@ from tfncsn.cli.flags import FLAGS, explicitly_set
 from tfncsn.config import flag_name, settings
 from tfncsn.evaluation.config import EvalConfig
 
+EVAL_SETTINGS = common.Group("evaluation settings", "What evaluate measures and how "
+                             "(docs/evaluation.md).", common.setting_flags(EvalConfig))
+# The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py).
+FLAGS_USED = ("output", "num_samples", "seed", "keep_every", *common.SCORE_SOURCE_FLAGS,
+              EVAL_SETTINGS)
+
 
 def config_from_flags() -> EvalConfig:
     """The evaluation settings from their flags (errors name the flags)."""

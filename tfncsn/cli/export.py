@@ -10,6 +10,11 @@ from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS
 from tfncsn.config import ConfigError
 
+# The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py).
+FLAGS_USED = ("workdir", "output", "data_dir", "checkpoint_step", "verify", "verify_atol",
+              "verify_rtol", "onnx_opset", "export_inpainting", "export_float16",
+              "float16_rtol", common.SAMPLER_SETTINGS)
+
 
 def run() -> None:
     if not FLAGS.workdir:
@@ -27,7 +32,7 @@ def run() -> None:
     saved = run_config.load(FLAGS.workdir)
     common.start_tensorflow()  # Only now, with the flags known to be good.
     from tfncsn import builders, sampling, score_source, seeds, training
-    from tfncsn.export import exporter, float16, metadata, verify
+    from tfncsn_export import exporter, float16, metadata, verify
     # Only the sampler may differ from the run's (e.g. --sampler=pc or --steps_per_level=50).
     config = dataclasses.replace(saved, sampler=common.sampler_from_flags(saved.sampler))
     dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)

@@ -16,6 +16,9 @@ from tfncsn.config import ConfigError
 if TYPE_CHECKING:
     from tfncsn.score_source import ScoreSource
 
+# The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py).
+FLAGS_USED = ("output", "num_samples", "seed", "langevin_steps", *common.SCORE_SOURCE_FLAGS)
+
 
 def with_data_score(source: ScoreSource) -> ScoreSource:
     """`source` whose last level scores the data itself (sigma = 0): the --score=exact panels.

@@ -66,13 +66,16 @@ flags.DEFINE_enum("step_convention", None, ["paper", "reference"],
 flags.DEFINE_bool("denoise", None, "annealed_langevin/langevin: finish with the denoising step "
                   "x += sigma_L^2 s(x).")
 flags.DEFINE_integer("num_samples", 64, "How many samples to draw.")
-flags.DEFINE_string("output", None, "Output file: .npy, .npz (with intermediate states) or .png.")
+flags.DEFINE_string("output", None, "Where the result goes: sample .npy, .npz (with intermediate "
+                    "states) or .png; figure2, figure3 .png; inpaint .png or .npz; evaluate and "
+                    "bench .json; export a new or empty folder.")
 flags.DEFINE_integer("keep_every", 0, "Keep the state every this many Langevin steps (0: none).")
 flags.DEFINE_enum("score", "model", ["model", "exact"],
                   "model: the trained network in --workdir; exact: the dataset's analytic score.")
-flags.DEFINE_integer("checkpoint_step", None, "sample, inpaint, figure3, evaluate, export: the "
-                     "weights of the checkpoint saved at this training step (default: the "
-                     "latest; ls WORKDIR/checkpoints lists them as ckpt-STEP).", lower_bound=0)
+flags.DEFINE_integer("checkpoint_step", None, "sample, inpaint, figure2, figure3, evaluate, "
+                     "export: the weights of the checkpoint saved at this training step "
+                     "(default: the latest; ls WORKDIR/checkpoints lists them as ckpt-STEP).",
+                     lower_bound=0)
 flags.DEFINE_integer("langevin_steps", 1000, "figure3: steps of the plain Langevin panel.")
 # Class-conditional sampling by classifier guidance (docs/conditioning.md).
 flags.DEFINE_string("class", None, "sample: draw class K (an integer) with the classifier of "

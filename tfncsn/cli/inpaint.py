@@ -10,6 +10,10 @@ from tfncsn.cli import common, image_io
 from tfncsn.cli.flags import FLAGS
 from tfncsn.config import ConfigError
 
+# The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py).
+FLAGS_USED = ("output", "images", "mask", "num_completions", "seed",
+              *common.SCORE_SOURCE_FLAGS)
+
 
 def dataset_images(dataset, spec: str) -> np.ndarray | None:
     """`test:N` / `train:N`: the first N examples of the run's dataset, as pixels."""

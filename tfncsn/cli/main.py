@@ -1,21 +1,8 @@
-"""tfncsn: Noise Conditional Score Networks (Song & Ermon, 2019).
+"""The `tfncsn` command line: runs COMMAND's module with the flags absl parsed.
 
-Usage: tfncsn COMMAND [--flagfile=configs/NAME.cfg] [--flag=value ...]
-
-Commands:
-  train     train a score network into --workdir (resumes from its checkpoint)
-  sample    draw --num_samples with the run's sampler into --output (.npy/.npz/.png)
-  figure3   the paper's Fig. 3: i.i.d. | Langevin | annealed Langevin (2-D data)
-  inpaint   complete the hidden part of --images under --mask (Algorithm 2)
-  bench     training images/s, score evaluations/s and peak memory of a network
-  plugins   list datasets, sigma schedules, samplers and models, and who ships them
-            (--load: import each and check it)
-  export    write --workdir's model as SavedModel + ONNX with its sampler settings to --output
-  evaluate  FID/IS, offline FID/KID/precision/recall, held-out DSM loss, neighbours -> --output
-  train-classifier  the noise-conditional classifier of --workdir for `sample --class=K`
-  noise-levels  NCSNv2's sigma_1, number of levels and eps for --dataset, printed as flags
-
-Flags after --flagfile override the file. `tfncsn --helpfull` lists every flag.
+`tfncsn --help` (or `tfncsn help`) prints `overview()`, the commands and what each does;
+`tfncsn COMMAND --help` (or `tfncsn help COMMAND`) the flags of one, from the `FLAGS_USED` its
+module declares (tfncsn/cli/command_help.py, which also writes docs/cli.md).
 """
 
 from __future__ import annotations
@@ -26,12 +13,14 @@ import importlib
 import os
 import re
 import sys
+import textwrap
 
 from absl import app, flags, logging
 
 COMMANDS = {
     "train": "tfncsn.cli.train",
     "sample": "tfncsn.cli.sample",
+    "figure2": "tfncsn.cli.figure2",
     "figure3": "tfncsn.cli.figure3",
     "inpaint": "tfncsn.cli.inpaint",
     "bench": "tfncsn.cli.bench",
@@ -42,13 +31,47 @@ COMMANDS = {
     "noise-levels": "tfncsn.cli.noise_levels",
 }
 
+# What each command does, in one line: `tfncsn --help`, the command's own help, docs/cli.md.
+SUMMARIES = {
+    "train": "train a score network into --workdir (resumes from its checkpoint)",
+    "sample": "draw --num_samples with the run's sampler into --output (.npy/.npz/.png)",
+    "figure2": "the paper's Fig. 2: data score | learned score, red where they disagree (2-D data)",
+    "figure3": "the paper's Fig. 3: i.i.d. | Langevin | annealed Langevin (2-D data)",
+    "inpaint": "complete the hidden part of --images under --mask (Algorithm 2)",
+    "bench": "training images/s, score evaluations/s and peak memory of a network",
+    "plugins": "list datasets, sigma schedules, samplers and models, and who ships them "
+               "(--load: import each and check it)",
+    "export": "write --workdir's model as SavedModel + ONNX with its sampler settings to "
+              "--output",
+    "evaluate": "FID/IS, offline FID/KID/precision/recall, held-out DSM loss, neighbours -> "
+                "--output",
+    "train-classifier": "the noise-conditional classifier of --workdir for `sample --class=K`",
+    "noise-levels": "NCSNv2's sigma_1, number of levels and eps for --dataset, printed as flags",
+}
+USAGE = "tfncsn {command} [--flagfile=configs/NAME.cfg] [--flag=value ...]"
+# Ask for help instead of running: `tfncsn [COMMAND] ... --help` (absl keeps --helpfull).
+HELP_FLAGS = ("--help", "-help", "-h")
+
+
+def overview() -> str:
+    """What `tfncsn --help` and `tfncsn help` print: the commands."""
+    rows = [textwrap.fill(summary, 96, initial_indent=f"  {name:<9} " if len(name) < 10
+                          else f"  {name}  ", subsequent_indent=" " * 12,
+                          break_on_hyphens=False, break_long_words=False)
+            for name, summary in SUMMARIES.items()]
+    return "\n".join([
+        "tfncsn: Noise Conditional Score Networks (Song & Ermon, 2019).", "",
+        f"Usage: {USAGE.format(command='COMMAND')}", "", "Commands:", *rows, "",
+        "Flags after --flagfile override the file. `tfncsn COMMAND --help` (or `tfncsn help",
+        "COMMAND`) lists the flags of a command; `tfncsn --helpfull` lists every flag."])
+
 
 # Errors caused by input or environment, by module: reported as one line, no traceback.
 _KNOWN_ERRORS = {
     "tfncsn.config": ("ConfigError",), "tfncsn.data.errors": ("DataError",),
     "tfncsn.interfaces": ("DataNotFoundError",), "tfncsn.registry": ("PluginError",),
     "tfncsn.schedules": ("InvalidSigmasError",), "tfncsn.distribute": ("StrategyError",),
-    "tfncsn.export.exporter": ("ExportError",), "tfncsn.export.verify": ("VerificationError",),
+    "tfncsn_export.exporter": ("ExportError",), "tfncsn_export.verify": ("VerificationError",),
     "tfncsn.programs": ("SamplerError",),
     "tfncsn.training": ("CheckpointError", "TrainingDivergedError"),
 }
@@ -170,11 +193,15 @@ def _parse_flags(argv: list[str]) -> list[str]:
 def run() -> None:
     """Console-script entry point."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Hide TensorFlow's C++ start-up chatter.
+    args = sys.argv[1:]
+    if args[:1] == ["help"] or any(arg in HELP_FLAGS for arg in args):
+        from tfncsn.cli import command_help  # Before absl's parser, which knows no commands.
+        sys.exit(command_help.main(args))
     import tfncsn.cli.flags as cli_flags  # Defines the flags before parsing.
     flags.adopt_module_key_flags(cli_flags)
-    # absl's --help prints the __main__ module's docstring: the console script and
+    # absl's --helpfull prints the __main__ module's docstring: the console script and
     # `python -m tfncsn` have none worth showing, so show the commands.
-    sys.modules["__main__"].__doc__ = __doc__
+    sys.modules["__main__"].__doc__ = overview()
     app.run(main, flags_parser=_parse_flags)
 
 

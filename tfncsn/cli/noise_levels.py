@@ -16,10 +16,13 @@ from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS, explicitly_set, parse_options
 from tfncsn.config import ConfigError
 
-DEFAULT_STEPS = 5  # NCSNv2's T for CIFAR-10 and CelebA.
-
-# Reads --num_examples, --dataset, --dataset_options, --data_dir, --sigma_min,
-# --steps_per_level and --step_convention, and --num_levels below noise_rules.MIN_DIMS.
+# The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py);
+# --num_levels only below noise_rules.MIN_DIMS dimensions.
+FLAGS_USED = ("num_examples", "dataset", "dataset_options", "data_dir", "sigma_min",
+              "num_levels", "steps_per_level", "step_convention")
+# Where the flags' own defaults (the sampler's) do not apply: NCSNv2's T for CIFAR-10 and
+# CelebA, with the authors' step.
+DEFAULTS = {"steps_per_level": 5, "step_convention": "reference"}
 
 
 def read_examples(dataset, limit: int) -> tuple[np.ndarray, bool]:
@@ -74,8 +77,9 @@ def run() -> None:
         options = parse_options(FLAGS.dataset_options or [], "dataset_options")
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    steps = FLAGS.steps_per_level if FLAGS.steps_per_level is not None else DEFAULT_STEPS
-    convention = FLAGS.step_convention or "reference"
+    steps = (FLAGS.steps_per_level if FLAGS.steps_per_level is not None
+             else DEFAULTS["steps_per_level"])
+    convention = FLAGS.step_convention or DEFAULTS["step_convention"]
     if steps < 1:
         raise ConfigError(f"--steps_per_level must be at least 1, got {steps}")
     if FLAGS.num_examples == 1:

@@ -13,6 +13,9 @@ from tfncsn import registry
 from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS
 
+# The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py).
+FLAGS_USED = ("load",)
+
 
 def report(load: bool) -> tuple[list[str], list[str]]:
     """(the table's lines, "group: name" of every broken plugin).

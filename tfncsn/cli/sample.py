@@ -10,6 +10,10 @@ from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS
 from tfncsn.config import ConfigError
 
+# The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py).
+FLAGS_USED = ("output", "num_samples", "seed", "keep_every", "class", "guidance",
+              *common.SCORE_SOURCE_FLAGS)
+
 
 def write(path: str, extension: str, samples: np.ndarray, states, source,
           columns: int | None = None, labels: np.ndarray | None = None) -> None:

@@ -15,6 +15,10 @@ from tfncsn.cli.flags import FLAGS
 from tfncsn.config import ConfigError
 from tfncsn.progress import progress_bar
 
+# The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py).
+FLAGS_USED = ("workdir", "data_dir", "strategy", "num_cpu_devices", "tpu", common.RUN_SETTINGS,
+              common.SAMPLER_SETTINGS, common.TRAIN_SETTINGS)
+
 
 def run() -> None:
     if not FLAGS.workdir:

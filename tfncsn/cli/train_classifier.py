@@ -9,6 +9,13 @@ from tfncsn.cli.flags import FLAGS
 from tfncsn.config import ConfigError
 from tfncsn.progress import progress_bar
 
+CLASSIFIER_SETTINGS = common.Group(
+    "classifier settings", "The noise-conditional classifier and its training "
+    "(tfncsn/classifier.py, docs/conditioning.md).",
+    common.setting_flags(records.ClassifierConfig))
+# The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py).
+FLAGS_USED = ("workdir", "data_dir", CLASSIFIER_SETTINGS)
+
 
 def config_from_flags() -> records.ClassifierConfig:
     from tfncsn import config as run_config

@@ -1,7 +1,7 @@
 // Wall time of sampling an export in Node (onnxruntime-node) or in the page (headless Chromium,
 // onnxruntime-web wasm), as the README's runtime table reports it:
 //   node tools/time-sampling.mjs --export=DIR --n=64
-//   node tools/time-sampling.mjs --page='http://127.0.0.1:8000/runtime/js/web/?export=/E/' --n=16
+//   node tools/time-sampling.mjs --page='http://127.0.0.1:8000/export/js/web/?export=/E/' --n=16
 //       [--screenshot=page.png]
 // Time from the first step to the last sample, one batch of n, seed 0, the golden check and
 // session creation excluded.

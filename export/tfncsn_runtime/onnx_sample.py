@@ -12,7 +12,7 @@ every random number with NumPy; inpaints the same way with inpaint_step.onnx:
     python -m tfncsn_runtime --model=E --check           # the golden input/output pair
 
 (`tfncsn-onnx-sample` is the same command; from a checkout without installing,
-`python runtime/tfncsn_runtime/onnx_sample.py` runs this file as a script.)
+`python export/tfncsn_runtime/onnx_sample.py` runs this file as a script.)
 
 --model is the export directory (or any file in it). .npy holds the samples
 in model space (as `tfncsn sample` writes them); for inpainting it holds the

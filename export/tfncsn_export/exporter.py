@@ -33,9 +33,9 @@ import onnx
 import tensorflow as tf
 
 from tfncsn.conditioning import COLOUR_BASIS
-from tfncsn.export import float16, metadata, onnx_score, step_graphs, verify as verify_lib
-from tfncsn.export.savedmodel import ScoreModule
 from tfncsn.programs import Sampler, ScoreFn, last_line
+from tfncsn_export import float16, metadata, onnx_score, step_graphs, verify as verify_lib
+from tfncsn_export.savedmodel import ScoreModule
 
 SAVED_MODEL_DIR = "saved_model"
 ONNX_FILE = "model.onnx"
@@ -96,7 +96,7 @@ def export(model: keras.Model, meta: dict[str, Any], sampler: Sampler, directory
            log: Callable[[str], None] = lambda message: None) -> ExportResult:
     """Exports `model` (called as model(x, level)) with the step program `sampler`.
 
-    `meta` is `tfncsn.export.metadata.for_run(...)`. With `float16_tolerance` it also
+    `meta` is `tfncsn_export.metadata.for_run(...)`. With `float16_tolerance` it also
     writes the float16 score network, verified against Keras within it. Raises `VerificationError`
     when an export disagrees with TensorFlow beyond `tolerance`, `ExportError`
     when it cannot be written; either way nothing is left behind.
@@ -132,7 +132,7 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance,
     missing = [key for key in metadata.REQUIRED_KEYS if key not in meta]
     if missing:  # What the runtime reader refuses to load without: fail before any work.
         raise ExportError(f"export metadata lacks {', '.join(missing)}, which tfncsn_runtime "
-                          "needs; build it with tfncsn.export.metadata.for_run")
+                          "needs; build it with tfncsn_export.metadata.for_run")
 
     log("writing the SavedModel")
     try:

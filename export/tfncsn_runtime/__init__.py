@@ -7,7 +7,7 @@ Needs NumPy and ONNX Runtime only; installed with tfncsn, usable without it:
     export = onnx_sample.load("EXPORT")
 
 The export's contract (metadata.json, the step programs, the golden pair) is in
-docs/export.md. `tfncsn.export` writes exports; this package only reads them.
+docs/export.md. `tfncsn_export` writes exports; this package only reads them.
 """
 
 __all__ = ["onnx_sample"]

@@ -2,14 +2,14 @@
 golden pair.
 
 `export(model, meta, sampler, directory)` writes everything; `metadata.for_run`
-builds `meta` from a run. The `tfncsn_runtime` package (runtime/, free of
+builds `meta` from a run. The `tfncsn_runtime` package (export/tfncsn_runtime/, free of
 TensorFlow) reads and samples the result. The contract is in docs/export.md.
 """
 
-from tfncsn.export.exporter import (GOLDEN_FILE, METADATA_FILE, ONNX_FILE, SAVED_MODEL_DIR,
+from tfncsn_export.exporter import (GOLDEN_FILE, METADATA_FILE, ONNX_FILE, SAVED_MODEL_DIR,
                                     ExportError, ExportResult, export, golden_inputs)
-from tfncsn.export.metadata import for_run as metadata_for_run
-from tfncsn.export.verify import ReplayNoise, Tolerance, VerificationError
+from tfncsn_export.metadata import for_run as metadata_for_run
+from tfncsn_export.verify import ReplayNoise, Tolerance, VerificationError
 
 __all__ = ["GOLDEN_FILE", "METADATA_FILE", "ONNX_FILE", "SAVED_MODEL_DIR", "ExportError",
            "ExportResult", "ReplayNoise", "Tolerance", "VerificationError", "export",

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Puts ONNX Runtime's C API headers into DIR (default: runtime/c/include) from the npm
+# Puts ONNX Runtime's C API headers into DIR (default: export/c/include) from the npm
 # registry: the Unity plugin package com.github.asus4.onnxruntime@0.4.9 ships ONNX Runtime
 # 1.29.0's headers (ORT_API_VERSION 29) inside its iOS framework; they are the same files as
 # the include/ folder of ONNX Runtime's release archive. No registry offers the headers of

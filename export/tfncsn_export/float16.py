@@ -15,7 +15,7 @@ import warnings
 
 import onnx
 
-from tfncsn.export.verify import Tolerance
+from tfncsn_export.verify import Tolerance
 
 FILE = "model.float16.onnx"
 # |diff| <= atol + rtol * rms(score of the input), against the Keras model. Float16 keeps 11

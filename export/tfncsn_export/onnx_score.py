@@ -6,7 +6,7 @@ from typing import Any
 
 import onnx
 
-from tfncsn.export import metadata as meta_lib
+from tfncsn_export import metadata as meta_lib
 
 DEFAULT_OPSET = 17  # ONNX Runtime >= 1.14, onnxruntime-web and -node all run it.
 

@@ -3,7 +3,7 @@
 //
 // The export's contract is docs/export.md of the tfncsn repository: metadata.json says how to
 // loop each step program (its state, the noise of every step, the prior), so nothing here
-// knows any sampler's maths. This is the twin of runtime/tfncsn_runtime/onnx_sample.py.
+// knows any sampler's maths. This is the twin of export/tfncsn_runtime/onnx_sample.py.
 //
 //   import * as ort from 'onnxruntime-node';      // or 'onnxruntime-web'
 //   import { loadExport, Rng } from 'tfncsn-runtime';
