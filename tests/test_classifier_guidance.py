@@ -8,13 +8,13 @@ import pytest
 import tensorflow as tf
 
 from conftest import error_line, run_cli
-from tfncsn import classifier as records
+from tfncsn import classifier_records as records
 from tfncsn import sampling
-from tfncsn.classifier import ClassifierConfig
+from tfncsn.classifier_records import ClassifierConfig
 from tfncsn.conditioning import guided_score
 from tfncsn.config import ConfigError
 from tfncsn.gaussian_mixture import GaussianMixture
-from tfncsn.models import classifier as nets
+from tfncsn.models import noise_conditional_classifier as nets
 from tfncsn.programs import Problem
 from tfncsn_plugins.samplers import AnnealedLangevin, PredictorCorrector
 from tfncsn_plugins.sigma_schedules import geometric

@@ -9,7 +9,7 @@ import pytest
 
 from tfncsn import builders
 from tfncsn.interfaces import DataNotFoundError
-from tfncsn.metrics import classifier, fid, kid, precision_recall
+from tfncsn.metrics import feature_classifier as classifier, fid, kid, precision_recall
 
 
 def labelled_arrays(dataset, split):

@@ -13,7 +13,7 @@ from typing import Any
 from absl import flags
 
 from tfncsn import config
-from tfncsn.classifier import ClassifierConfig
+from tfncsn.classifier_records import ClassifierConfig
 from tfncsn.evaluation.config import EvalConfig
 
 FLAGS = flags.FLAGS
@@ -146,5 +146,5 @@ import tfncsn.cli.export_flags  # noqa: F401
 # --seed, --output, --data_dir, --keep_every and the sampler flags above.
 define_setting_flags(EvalConfig)
 
-# `tfncsn train-classifier`: the noise-conditional classifier's settings (tfncsn/classifier.py).
+# `tfncsn train-classifier`: the noise-conditional classifier's settings (tfncsn/classifier_records.py).
 define_setting_flags(ClassifierConfig)

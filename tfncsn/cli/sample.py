@@ -59,7 +59,7 @@ def guided(source, value: str, num_samples: int):
     """The source guided towards class `value` (or every class: `num_samples` each) by the
     run's classifier, and the labels [N]."""
     from tfncsn import score_source
-    from tfncsn.models import classifier as nets
+    from tfncsn.models import noise_conditional_classifier as nets
     model, _ = nets.restore(FLAGS.workdir, source.dataset.element_shape)
     if value == "all":
         labels = np.repeat(np.arange(model.num_classes), num_samples)

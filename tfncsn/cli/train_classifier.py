@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from tfncsn import classifier as records
+from tfncsn import classifier_records as records
 from tfncsn.cli import common
 from tfncsn.cli.flags import FLAGS
 from tfncsn.config import ConfigError
@@ -11,7 +11,7 @@ from tfncsn.progress import progress_bar
 
 CLASSIFIER_SETTINGS = common.Group(
     "classifier settings", "The noise-conditional classifier and its training "
-    "(tfncsn/classifier.py, docs/conditioning.md).",
+    "(tfncsn/classifier_records.py, docs/conditioning.md).",
     common.setting_flags(records.ClassifierConfig))
 # The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py).
 FLAGS_USED = ("workdir", "data_dir", CLASSIFIER_SETTINGS)
@@ -38,7 +38,7 @@ def run() -> None:
     common.start_tensorflow()
     from tfncsn import builders
     from tfncsn.data.errors import explained
-    from tfncsn.models import classifier as nets
+    from tfncsn.models import noise_conditional_classifier as nets
     from tfncsn.training import TrainingDivergedError
     dataset = builders.make_dataset(saved.dataset, saved.dataset_options, FLAGS.data_dir)
     sigmas = builders.make_sigmas(saved.sigmas).numpy()

@@ -314,7 +314,7 @@ class Evaluation:
             "per_example_score_evals": result.score_evals.tolist()}
 
     def offline(self) -> None:
-        from tfncsn.metrics import classifier as clf  # Keras models: imported on use.
+        from tfncsn.metrics import feature_classifier as clf  # Keras models: imported on use.
         train_x, train_y = load_split(self.source, "train", labelled=True)
         test_x, test_y = load_split(self.source, "test", labelled=True)
         model, info = self.timed("offline_classifier", offline_classifier, self.source,
@@ -427,7 +427,7 @@ def read_samples(path: str, element_shape) -> tuple[np.ndarray, np.ndarray | Non
 
 def offline_classifier(source, cache_dir: str, train_x, train_y, test_x, test_y):
     """The cached classifier of this dataset, trained (and cached) first if there is none."""
-    from tfncsn.metrics import classifier as clf
+    from tfncsn.metrics import feature_classifier as clf
     directory = os.path.join(cache_dir, "classifiers",
                              dataset_key(source, train_x.shape[1:], clf.ARCHITECTURE))
     loaded = clf.load_classifier(directory)

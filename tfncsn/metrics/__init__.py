@@ -8,7 +8,7 @@ a score function, never a model config or flags:
 - `inception`: Inception-v3 (Keras, weights from a local file) pool features and logits.
 - `kid`: Kernel Inception Distance, the unbiased polynomial-kernel MMD^2.
 - `precision_recall`: k-NN precision and recall, density and coverage of a generated set.
-- `classifier`: the small offline classifier whose features stand in for Inception's.
+- `feature_classifier`: the small offline classifier whose features stand in for Inception's.
 - `heldout`: the denoising score-matching loss on held-out data, per noise level.
 - `neighbours`: nearest training images of generated samples (pixel L2) and their figure.
 - `report`: the Markdown report written beside `tfncsn evaluate`'s JSON.

@@ -27,8 +27,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfncsn import classifier as records, seeds
-from tfncsn.classifier import ClassifierConfig
+from tfncsn import classifier_records as records, seeds
+from tfncsn.classifier_records import ClassifierConfig
 from tfncsn.config import ConfigError
 from tfncsn.interfaces import HasLabels
 from tfncsn.training import (CheckpointError, TrainingDivergedError, model_weights,
