@@ -31,7 +31,7 @@ def run() -> None:
         raise ConfigError("--float16_rtol must be >= 0")
     saved = run_config.load(FLAGS.workdir)
     common.start_tensorflow()  # Only now, with the flags known to be good.
-    from tfncsn import builders, sampling, score_source, seeds, training
+    from tfncsn import builders, sampling, score_source, training
     from tfncsn_export import exporter, float16, metadata, verify
     # Only the sampler may differ from the run's (e.g. --sampler=pc or --steps_per_level=50).
     config = dataclasses.replace(saved, sampler=common.sampler_from_flags(saved.sampler))
@@ -42,7 +42,7 @@ def run() -> None:
                                 sigmas.numpy())
     source = score_source.ScoreSource.for_model(config, dataset, sigmas, model, "export")
     program = source.program()  # Options and contract checked before any work,
-    sampling.Runner(program, source.score_for(program)).check(seeds.generator(0), 1)  # and steps.
+    sampling.check_with_stand_in(program, 1)  # and the steps, without tracing the network.
     # The EMA weights when the run has them.
     step = training.restore_model(model, FLAGS.workdir, checkpoint_step=FLAGS.checkpoint_step)
     try:
