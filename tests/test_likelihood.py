@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import error_line, run_cli
-from tfncsn import likelihood, score_source
+from tfncsn import likelihood, registry, score_source, sdes
 from tfncsn.config import ConfigError
 from tfncsn.data import preprocessing
 from tfncsn.evaluation import config as eval_config
@@ -20,6 +20,14 @@ from tfncsn_plugins.datasets.toy import ToyMixture
 
 MU, STD, DIMS = 0.3, 0.5, 6
 SIGMA_MIN, SIGMA_MAX = 0.01, 5.0
+
+
+def ve(sigma_min, sigma_max):
+    """NCSN's levels as an SDE: VE from sigma_min (t = 0) to sigma_max (t = 1)."""
+    return sdes.build(registry.sdes.get("ve"), {}, sigma_max, sigma_min, "ve")
+
+
+VE = ve(SIGMA_MIN, SIGMA_MAX)
 
 
 def gaussian_score(x, sigma):
@@ -39,7 +47,7 @@ def gaussian_model_nll(x):
     x(sigma) - mu = (x - mu) sqrt((s^2 + sigma^2) / (s^2 + sigma_L^2)), a linear map."""
     ratio = (STD ** 2 + SIGMA_MAX ** 2) / (STD ** 2 + SIGMA_MIN ** 2)
     end = MU + (x.astype(np.float64) - MU) * math.sqrt(ratio)
-    return -(likelihood.gaussian_prior(SIGMA_MAX)(end) + 0.5 * DIMS * math.log(ratio))
+    return -(np.asarray(VE.prior_log_prob(end)) + 0.5 * DIMS * math.log(ratio))
 
 
 def gaussian_log_density(x, variance):
@@ -50,14 +58,14 @@ def gaussian_log_density(x, variance):
 
 def test_gaussian_data_with_the_exact_score_matches_the_closed_form_exactly():
     x = gaussian_data(64)
-    result = likelihood.negative_log_likelihood(gaussian_score, x, SIGMA_MIN, SIGMA_MAX,
+    result = likelihood.negative_log_likelihood(gaussian_score, x, VE,
                                                 likelihood.ODEOptions(probe="exact"))
     np.testing.assert_allclose(result.nll, gaussian_model_nll(x), atol=2e-3)
     assert result.bits_per_dim == pytest.approx(result.nll / (DIMS * math.log(2)))
     assert result.score_evals.shape == (64,) and result.score_evals[0] > 10
     # With the exact p_{sigma_1} as the prior, the ODE gives p_{sigma_L} itself.
     exact_prior = lambda z: gaussian_log_density(z, STD ** 2 + SIGMA_MAX ** 2)  # noqa: E731
-    result = likelihood.negative_log_likelihood(gaussian_score, x, SIGMA_MIN, SIGMA_MAX,
+    result = likelihood.negative_log_likelihood(gaussian_score, x, VE,
                                                 likelihood.ODEOptions(probe="exact"),
                                                 prior_log_prob=exact_prior)
     np.testing.assert_allclose(result.nll, -gaussian_log_density(x, STD ** 2 + SIGMA_MIN ** 2),
@@ -81,7 +89,7 @@ def nearest_level_nll(x):
     bottoms = np.concatenate([edges, [SIGMA_MIN]])
     growth = np.sum((tops ** 2 - bottoms ** 2) / (2 * (STD ** 2 + LEVELS.astype(np.float64) ** 2)))
     end = MU + (x.astype(np.float64) - MU) * math.exp(growth)
-    return -(likelihood.gaussian_prior(SIGMA_MAX)(end) + DIMS * growth)
+    return -(np.asarray(VE.prior_log_prob(end)) + DIMS * growth)
 
 
 def test_nearest_level_scores_each_sigma_at_the_closest_trained_level_in_log_sigma():
@@ -100,7 +108,7 @@ def test_the_nearest_level_likelihood_of_the_gaussian_matches_its_piecewise_clos
     # off by up to 0.03 nats here (and needs 356 evaluations against the continuous score's
     # 86); at 1e-7 it converges to the closed form.
     result = likelihood.negative_log_likelihood(
-        score, x, SIGMA_MIN, SIGMA_MAX, likelihood.ODEOptions(probe="exact", rtol=1e-7,
+        score, x, VE, likelihood.ODEOptions(probe="exact", rtol=1e-7,
                                                               atol=1e-7))
     np.testing.assert_allclose(result.nll, nearest_level_nll(x), atol=2e-4)
     # Five levels over a factor of 500 in sigma: not the continuous score's answer.
@@ -112,7 +120,7 @@ def test_hutchinson_estimates_match_the_gaussian_closed_form_within_monte_carlo_
     # Gaussian probes: error = (|e|^2/K - D) ln(ratio)/2 per example, std 5.6/sqrt(K) here.
     x = gaussian_data(2000, seed=1)
     result = likelihood.negative_log_likelihood(
-        gaussian_score, x, SIGMA_MIN, SIGMA_MAX,
+        gaussian_score, x, VE,
         likelihood.ODEOptions(probe=probe, num_probes=16, seed=3), batch_size=1000)
     error = result.nll - gaussian_model_nll(x)
     mean, sem = result.mean_sem(error)
@@ -144,13 +152,13 @@ def test_the_toy_mixture_gives_its_perturbed_density_at_sigma_min():
             expected, abs=1e-3)
 
     exact_prior = lambda z: mixture.log_prob(z.astype(np.float32), sigma_max).numpy()  # noqa
-    result = likelihood.negative_log_likelihood(mixture.score, x, sigma_min, sigma_max,
+    result = likelihood.negative_log_likelihood(mixture.score, x, ve(sigma_min, sigma_max),
                                                 likelihood.ODEOptions(probe="exact"),
                                                 prior_log_prob=exact_prior)
     np.testing.assert_allclose(result.nll, target, atol=5e-3)
     # With the N(0, sigma_1^2 I) prior the endpoint's density is only approximate: close here
     # because sigma_1 = 20 is large against the data's spread.
-    result = likelihood.negative_log_likelihood(mixture.score, x, sigma_min, sigma_max,
+    result = likelihood.negative_log_likelihood(mixture.score, x, ve(sigma_min, sigma_max),
                                                 likelihood.ODEOptions(probe="exact"))
     assert abs(np.mean(result.nll - target)) < 0.1
 
@@ -162,11 +170,11 @@ def test_hutchinson_probes_are_unbiased_on_the_toy_mixture(probe):
     mixture = GaussianMixture([0.5, 0.5], [[-2.0, 0.0], [2.0, 1.0]], std=1.0)
     sigma_min, sigma_max = 0.1, 30.0
     x = mixture.sample(1500, 5)
-    exact = likelihood.negative_log_likelihood(mixture.score, x, sigma_min, sigma_max,
+    exact = likelihood.negative_log_likelihood(mixture.score, x, ve(sigma_min, sigma_max),
                                                likelihood.ODEOptions(probe="exact"),
                                                batch_size=1500)
     estimate = likelihood.negative_log_likelihood(
-        mixture.score, x, sigma_min, sigma_max,
+        mixture.score, x, ve(sigma_min, sigma_max),
         likelihood.ODEOptions(probe=probe, num_probes=16, seed=7), batch_size=1500)
     error = estimate.nll - exact.nll
     mean, sem = estimate.mean_sem(error)
@@ -182,7 +190,7 @@ def test_probes_are_fixed_by_the_seed_and_of_the_asked_kind():
     assert exact.shape == (4, 5, 4) and np.array_equal(exact[:, 0], np.eye(4))
     x = gaussian_data(8)
     options = likelihood.ODEOptions(probe="gaussian", seed=11)
-    first, again = (likelihood.negative_log_likelihood(gaussian_score, x, SIGMA_MIN, SIGMA_MAX,
+    first, again = (likelihood.negative_log_likelihood(gaussian_score, x, VE,
                                                        options).nll for _ in range(2))
     np.testing.assert_array_equal(first, again)
 
@@ -190,10 +198,10 @@ def test_probes_are_fixed_by_the_seed_and_of_the_asked_kind():
 def test_dequantisation_adds_the_bin_volume_and_the_logit_jacobian_is_exact():
     x = gaussian_data(16)
     options = likelihood.ODEOptions(probe="exact")
-    continuous = likelihood.negative_log_likelihood(gaussian_score, x, SIGMA_MIN, SIGMA_MAX,
+    continuous = likelihood.negative_log_likelihood(gaussian_score, x, VE,
                                                     options)
     log_det = np.linspace(-3, 3, 16)
-    discrete = likelihood.negative_log_likelihood(gaussian_score, x, SIGMA_MIN, SIGMA_MAX,
+    discrete = likelihood.negative_log_likelihood(gaussian_score, x, VE,
                                                   options, log_det=log_det, levels=256)
     np.testing.assert_allclose(discrete.nll, continuous.nll - log_det + DIMS * math.log(256),
                                rtol=1e-6)
@@ -224,10 +232,12 @@ def test_bad_options_and_shapes_are_one_line_errors():
         likelihood.ODEOptions(probe="hutch")
     with pytest.raises(ConfigError, match="num_probes must be at least 1"):
         likelihood.ODEOptions(num_probes=0)
-    with pytest.raises(ConfigError, match="sigma_max > sigma_min"):
-        likelihood.ode_log_prob(gaussian_score, gaussian_data(2), 1.0, 1.0)
+    with pytest.raises(sdes.SDEError, match="sigma_max > sigma_min"):
+        ve(1.0, 1.0)
+    with pytest.raises(ConfigError, match="t_min < 1"):
+        likelihood.ode_log_prob(gaussian_score, gaussian_data(2), VE, t_min=1.0)
     with pytest.raises(ConfigError, match="at most 64"):
-        likelihood.ode_log_prob(gaussian_score, np.zeros((2, 65), np.float32), 0.1, 1.0,
+        likelihood.ode_log_prob(gaussian_score, np.zeros((2, 65), np.float32), ve(0.1, 1.0),
                                 likelihood.ODEOptions(probe="exact"))
     assert eval_config.LIKELIHOOD_PROBES == likelihood.PROBES
 
@@ -280,7 +290,7 @@ def test_the_evaluation_dequantises_maps_to_logit_space_and_adds_both_terms(tmp_
     z = np.asarray(dataset.to_model_space(pixels), np.float64).reshape(5, -1)
     ratio = (std ** 2 + sigma_max ** 2) / (std ** 2 + sigma_min ** 2)
     end = mean + (z - mean) * math.sqrt(ratio)
-    model_nll = -(likelihood.gaussian_prior(sigma_max)(end) + 32 * math.log(ratio))
+    model_nll = -(np.asarray(ve(sigma_min, sigma_max).prior_log_prob(end)) + 32 * math.log(ratio))
     nll = model_nll - likelihood.model_space_log_det("inverse_logit", pixels) + 64 * math.log(17)
     np.testing.assert_allclose(report["per_example_bits_per_dim"], nll / (64 * math.log(2)),
                                rtol=1e-4)
@@ -351,3 +361,45 @@ def test_evaluate_likelihood_of_a_level_conditional_model_at_its_nearest_levels(
     assert lk["levels"] == "nearest" and lk["num_examples"] == 4
     assert np.isfinite(lk["bits_per_dim"]) and lk["score_evals_mean"] > 10
     assert "the score of the nearest one" in (tmp_path / "e.md").read_text()
+
+
+@pytest.mark.parametrize("name, t_min", [("ve", 0.0), ("vp", 1e-3), ("subvp", 1e-3)])
+def test_every_sdes_likelihood_is_exact_on_gaussian_data(name, t_min):
+    """Data N(MU, STD^2 I): the marginal at t is N(m MU, v(t) I) with v = m^2 STD^2 + std^2 and
+    the probability-flow ODE is the linear map x(t) - m(t) MU = (x - m(t_min) MU) sqrt(v(t) /
+    v(t_min)), so -log p_{t_min}(x) = -(log prior(x(1)) + D/2 log(v(1) / v(t_min))); with the
+    exact p_1 as the prior, the ODE returns log N(x; m(t_min) MU, v(t_min) I) itself."""
+    sde = sdes.build(registry.sdes.get(name), {}, SIGMA_MAX, SIGMA_MIN, name)
+
+    def score(x, std):
+        return sdes.score_from_ve(gaussian_score, sde, x, std)
+
+    def moments(t):
+        m, std = (float(v) for v in sde.marginal(tf.constant(t, tf.float64)))
+        return m, m ** 2 * STD ** 2 + std ** 2
+
+    m0, v0 = moments(t_min)
+    m1, v1 = moments(1.0)
+    x = (m0 * MU + math.sqrt(v0) * np.random.default_rng(4).standard_normal((32, DIMS))
+         ).astype(np.float32)
+    options = likelihood.ODEOptions(probe="exact", rtol=1e-7, atol=1e-7)
+    result = likelihood.negative_log_likelihood(score, x, sde, options, t_min=t_min)
+    end = m1 * MU + (x.astype(np.float64) - m0 * MU) * math.sqrt(v1 / v0)
+    expected = -(np.asarray(sde.prior_log_prob(end)) + 0.5 * DIMS * math.log(v1 / v0))
+    np.testing.assert_allclose(result.nll, expected, atol=2e-3)
+
+    def exact_prior(z):
+        flat = z.astype(np.float64) - m1 * MU
+        return -0.5 * np.sum(flat ** 2, axis=1) / v1 - 0.5 * DIMS * math.log(2 * math.pi * v1)
+
+    result = likelihood.negative_log_likelihood(score, x, sde, options, t_min=t_min,
+                                                prior_log_prob=exact_prior)
+    flat = x.astype(np.float64) - m0 * MU
+    log_density = -0.5 * np.sum(flat ** 2, axis=1) / v0 - 0.5 * DIMS * math.log(2 * math.pi * v0)
+    np.testing.assert_allclose(result.nll, -log_density, atol=2e-3)
+
+
+def test_a_t_min_where_the_noise_vanishes_is_refused():
+    vp = sdes.build(registry.sdes.get("vp"), {}, SIGMA_MAX, SIGMA_MIN, "vp")
+    with pytest.raises(likelihood.LikelihoodError, match="t_min > 0"):
+        likelihood.negative_log_likelihood(gaussian_score, gaussian_data(2), vp)

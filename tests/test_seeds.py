@@ -93,7 +93,8 @@ def test_training_runs_with_different_seeds_share_no_noise_draw(tmp_path, monkey
         return {**noise, "noise": tf.ensure_shape(z, noise["noise"].shape)}
 
     monkeypatch.setattr(training.step, "make_objective",
-                        lambda config: (recording_draw, losses.dsm_from_noise))
+                        lambda config, continuous=None: (recording_draw, losses.dsm_from_noise,
+                                                         "level"))
     sigmas = tf.constant(np.geomspace(20.0, 1.0, 10), tf.float32)
     noise = {}
     for seed in TRAINING_SEEDS:

@@ -8,8 +8,9 @@ from typing import Any, Iterator, Sequence
 import keras
 import tensorflow as tf
 
-from tfncsn import hardware, programs, registry
-from tfncsn.config import AUTO_PRECISION, PRECISIONS, ConfigError, SamplerConfig, SigmaConfig
+from tfncsn import hardware, losses, programs, registry, sdes
+from tfncsn.config import (AUTO_PRECISION, PRECISIONS, ConfigError, RunConfig, SamplerConfig,
+                           SigmaConfig)
 from tfncsn.interfaces import POSTPROCESS_KINDS, Dataset
 from tfncsn.schedules import InvalidSigmasError, validate_sigmas
 
@@ -23,6 +24,46 @@ def make_sigmas(config: SigmaConfig) -> tf.Tensor:
     except InvalidSigmasError as e:
         raise InvalidSigmasError(f"{registry.sigma_schedules.label(config.sigma_schedule)}: "
                                  f"{e}") from None
+
+
+def make_sde(config: RunConfig) -> sdes.SDE | None:
+    """The run's SDE (`--sde`), or None for NCSN's discrete levels; bad options name the flag."""
+    if not config.sde.continuous:
+        return None
+    try:
+        return sdes.build(registry.sdes.get(config.sde.name), config.sde.options,
+                          config.sigmas.sigma_max, config.sigmas.sigma_min, config.sde.name)
+    except sdes.SDEError as e:
+        raise ConfigError(f"--sde_options: {e}") from None
+
+
+def run_sde(config: RunConfig, sigmas) -> tuple[sdes.SDE, float]:
+    """The SDE a run's samplers and likelihood work on, and its t_min (where the data are):
+    `--sde` with t_min = `--sde_eps`; for NCSN's levels, the VE SDE from sigma_L (t = 0) to
+    sigma_1, which they discretise."""
+    sde = make_sde(config)
+    if sde is not None:
+        return sde, config.sde.train_eps
+    values = [float(s) for s in sigmas]
+    return sdes.build(registry.sdes.get("ve"), {}, max(values), min(values), "ve"), 0.0
+
+
+def make_continuous_objective(config: RunConfig) -> losses.ContinuousDSM | None:
+    """Continuous-time DSM on the run's SDE, or None for NCSN's discrete levels."""
+    sde = make_sde(config)
+    if sde is None:
+        return None
+    return losses.ContinuousDSM(sde, config.sde.train_eps, config.sde.weighting)
+
+
+def check_continuous_model(model: keras.Model, config: RunConfig) -> None:
+    """An SDE run scores x_t at std(t): its model must accept any sigma."""
+    if config.sde.continuous and not getattr(model, "continuous_sigma", False):
+        raise ConfigError(
+            f"--sde={config.sde.name} needs a model that accepts any sigma (continuous_sigma, "
+            f"score_at_sigma); --model={config.model} with these --model_options does not: "
+            "use --model=unet, --model=refinenet_v2 or --model=mlp with "
+            "--model_options=noise_embedding=\"fourier\"")
 
 
 def make_dataset(name: str, options: dict[str, Any], data_dir: str | None = None) -> Dataset:

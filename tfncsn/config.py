@@ -18,6 +18,9 @@ from typing import Any, Iterator, Sequence
 CONFIG_FILE = "config.json"
 LOSSES = ("dsm", "ssm")
 SSM_PROJECTIONS = ("gaussian", "rademacher")
+# Continuous-time DSM weightings lambda(t): std(t)^2 (Song et al. 2021's default) or g(t)^2
+# (their likelihood weighting).
+SDE_WEIGHTINGS = ("std2", "likelihood")
 # Keras dtype policies of the score network: "mixed_*" computes in 16 bits and keeps
 # the weights, the losses, the sigma arithmetic, the sampler updates and the EMA in float32.
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -126,6 +129,32 @@ class SamplerConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class SDEConfig:
+    """Continuous-time training on an SDE (Song et al. 2021); no name: NCSN's discrete levels."""
+
+    name: str = setting(
+        "", "SDE plugin name (ve, vp, subvp or a plugin's): train in continuous time, t ~ U(eps, "
+        "1) per example; empty: NCSN's discrete noise levels. Needs a model that accepts any "
+        "sigma. ve spans --sigma_max to --sigma_min.", flag="sde")
+    options: dict[str, Any] = setting(
+        {}, "An SDE option as key=value (JSON value), e.g. beta_max=20; repeat the flag for "
+        "more.", flag="sde_options")
+    weighting: str = setting("std2", "lambda(t) of continuous DSM: std(t)^2 or the likelihood "
+                             "weighting g(t)^2.", choices=SDE_WEIGHTINGS, flag="sde_weighting")
+    train_eps: float = setting(1e-5, "Smallest training time t of continuous DSM.",
+                               minimum=0.0, flag="sde_eps")
+
+    def __post_init__(self):
+        check_settings(self)
+        if not self.train_eps < 1.0:
+            raise ConfigError(f"sde_eps must be below 1, got {self.train_eps}")
+
+    @property
+    def continuous(self) -> bool:
+        return bool(self.name)
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """The optimisation (paper Appendix B.2) and the loop's bookkeeping."""
 
@@ -187,6 +216,7 @@ class RunConfig:
     sigmas: SigmaConfig = SigmaConfig()
     sampler: SamplerConfig = SamplerConfig()
     train: TrainConfig = TrainConfig()
+    sde: SDEConfig = SDEConfig()
 
     def __post_init__(self):
         check_settings(self)
@@ -202,7 +232,8 @@ class RunConfig:
                        precision=d.get("precision", "float32"),
                        sigmas=SigmaConfig.from_dict(d["sigmas"]),
                        sampler=SamplerConfig.from_dict(d["sampler"]),
-                       train=TrainConfig(**d["train"]))
+                       train=TrainConfig(**d["train"]),
+                       sde=SDEConfig(**d.get("sde", {})))
         except (KeyError, TypeError) as e:
             raise ConfigError(f"malformed run config: {e}") from e
 
@@ -211,6 +242,9 @@ class RunConfig:
         return {"dataset": self.dataset, "model": self.model,
                 "model_options": self.model_options, "sigmas": dataclasses.asdict(self.sigmas),
                 "ema": self.train.ema_decay > 0,
+                # What the network's noise input means (runs before SDEs hold none).
+                "sde": {"name": self.sde.name, "options": self.sde.options}
+                if self.sde.continuous else None,
                 # The loss scale's variables are part of the optimizer's checkpoint.
                 "loss_scaling": self.precision == "mixed_float16"}
 

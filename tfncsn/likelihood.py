@@ -1,15 +1,17 @@
 """Likelihoods of a score model through the probability-flow ODE (docs/algorithms.md#likelihood).
 
-Song et al. (2021), section 4.3 and Appendix D.2: the VE SDE dx = sqrt(d[sigma^2]/dt) dw with
-sigma(t) = sigma_L (sigma_1 / sigma_L)^t, t in [0, 1], has the probability-flow ODE (their
-eq. 13 with f = 0, g^2 = d[sigma^2]/dt)
+Song et al. (2021), section 4.3 and Appendix D.2: an SDE dx = a(t) x dt + g(t) dw (tfncsn.sdes)
+has the probability-flow ODE (their eq. 13)
 
-    dx/dt = -1/2 g(t)^2 s(x, sigma(t)) = -sigma(t)^2 ln(sigma_1 / sigma_L) s(x, sigma(t)),
+    dx/dt = a(t) x - 1/2 g(t)^2 s(x, t),
 
-which is dx/dsigma = -sigma s(x, sigma) written in t (uniform in log sigma). Along a solution,
-d log p_t(x(t))/dt = -div_x(dx/dt) (their eq. 39), so
+with the same marginals. Along a solution, d log p_t(x(t))/dt = -div_x(dx/dt) (their eq. 39), so
 
-    log p_{sigma_L}(x) = log N(x(1); 0, sigma_1^2 I) + int_0^1 div_x(dx/dt) dt.
+    log p_{t_min}(x) = log p_1(x(1)) + int_{t_min}^1 [a(t) D - 1/2 g(t)^2 div_x s] dt,
+
+with p_1 the SDE's prior. For the VE SDE of NCSN's levels (sigma(t) = sigma_L (sigma_1 /
+sigma_L)^t, t_min = 0) this is dx/dsigma = -sigma s(x, sigma) written in t. The score model
+sees std(t) as its noise level.
 
 The divergence is Hutchinson's estimate e^T (ds/dx) e with probes e drawn once per example and
 kept for the whole integration (FFJORD; their Appendix D.2), averaged over `num_probes`; the
@@ -29,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 from scipy import integrate
 
+from tfncsn import sdes
 from tfncsn.config import ConfigError
 from tfncsn.data.preprocessing import LOGIT_LAMBDA
 from tfncsn.interfaces import ScoreFn
@@ -73,11 +76,11 @@ class ODEOptions:
 
 @dataclasses.dataclass(frozen=True)
 class ODEResult:
-    """One batch through the ODE: log p_{sigma_L}(x) = prior_log_prob + delta_log_prob."""
+    """One batch through the ODE: log p_{t_min}(x) = prior_log_prob + delta_log_prob."""
 
     log_prob: np.ndarray  # [N]
-    prior_log_prob: np.ndarray  # [N] log N(x(1); 0, sigma_1^2 I) (or the prior given).
-    delta_log_prob: np.ndarray  # [N] int_0^1 div(dx/dt) dt.
+    prior_log_prob: np.ndarray  # [N] the SDE's prior log-density at x(1) (or the prior given).
+    delta_log_prob: np.ndarray  # [N] int_{t_min}^1 div(dx/dt) dt.
     x_end: np.ndarray  # [N, *shape] x(1), the latent code.
     score_evals: int  # Evaluations of the ODE's right-hand side (one score + probes VJPs each).
 
@@ -86,14 +89,14 @@ class ODEResult:
 class LikelihoodResult:
     """Per-example negative log-likelihoods of a data set.
 
-    nll is -log p(data) in nats per example: of the model-space density at sigma_L for
+    nll is -log p(data) in nats per example: of the model-space density at t_min for
     continuous data, or of the pixels' discrete distribution when `levels` was given
     (dequantised data: -log p(model space) - log|det dz/dy| + D log levels).
     """
 
     nll: np.ndarray  # [N] nats.
     bits_per_dim: np.ndarray  # [N] nll / (D ln 2).
-    model_log_prob: np.ndarray  # [N] log p_{sigma_L}(z) of the model-space examples.
+    model_log_prob: np.ndarray  # [N] log p_{t_min}(z) of the model-space examples.
     log_det: np.ndarray  # [N] log|det dz/dy| of the pixels-to-model-space map.
     score_evals: np.ndarray  # [N] right-hand-side evaluations of each example's batch.
     batch_score_evals: tuple[int, ...]  # Per batch: each one batched score call + VJPs.
@@ -105,16 +108,6 @@ class LikelihoodResult:
         n = len(values)
         sem = float(np.std(values, ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
         return float(np.mean(values)), sem
-
-
-def gaussian_prior(sigma_max: float) -> PriorLogProb:
-    """log N(x; 0, sigma_max^2 I) per example: the VE SDE's prior."""
-    def log_prob(x: np.ndarray) -> np.ndarray:
-        flat = x.reshape(len(x), -1).astype(np.float64)
-        d = flat.shape[1]
-        return (-0.5 * np.sum(flat ** 2, axis=1) / sigma_max ** 2
-                - 0.5 * d * math.log(2 * math.pi * sigma_max ** 2))
-    return log_prob
 
 
 def make_probes(options: ODEOptions, shape: tuple[int, ...], rng: np.random.Generator
@@ -151,58 +144,66 @@ def divergence_fn(score_fn: ScoreFn, exact: bool):
     return fn
 
 
-def ode_log_prob(score_fn: ScoreFn, x: np.ndarray, sigma_min: float, sigma_max: float,
-                 options: ODEOptions = ODEOptions(), *, prior_log_prob: PriorLogProb | None = None,
+def ode_log_prob(score_fn: ScoreFn, x: np.ndarray, sde: sdes.SDE,
+                 options: ODEOptions = ODEOptions(), *, t_min: float = 0.0,
+                 prior_log_prob: PriorLogProb | None = None,
                  rng: np.random.Generator | None = None, divergence=None,
                  on_evaluation: Callable[[float, int], None] | None = None) -> ODEResult:
-    """log p_{sigma_min}(x) of a batch through the VE probability-flow ODE (module docstring).
+    """log p_{t_min}(x) of a batch through `sde`'s probability-flow ODE (module docstring).
 
     Args:
-      score_fn: s(x, sigma) for float32 x [N, *shape] and sigma [N], at any sigma in
-        [sigma_min, sigma_max].
+      score_fn: s(x, std) for float32 x [N, *shape] and std [N], the marginal's standard
+        deviation at t (for VE, sigma(t)), at any t in [t_min, 1].
       x: float32 [N, *shape], the points (in the model's space).
-      sigma_min, sigma_max: sigma_L and sigma_1 of the VE SDE.
-      prior_log_prob: log-density of x(1) per example; default N(0, sigma_max^2 I).
+      sde: the forward SDE; for NCSN's levels the VE SDE from sigma_L to sigma_1.
+      t_min: where the density is taken: 0 for VE (sigma_L); VP and sub-VP need t_min > 0.
+      prior_log_prob: log-density of x(1) per example; default the SDE's prior.
       rng: draws the probes (default: from `options.seed`).
       divergence: a `divergence_fn(score_fn, ...)` to reuse across batches.
-      on_evaluation: called with (sigma, evaluations so far) at each evaluation, for progress.
+      on_evaluation: called with (std, evaluations so far) at each evaluation, for progress.
     """
-    if not sigma_max > sigma_min > 0:
-        raise LikelihoodError(f"the likelihood ODE needs sigma_max > sigma_min > 0, got "
-                              f"{sigma_max} and {sigma_min}")
+    if not 0.0 <= t_min < 1.0:
+        raise LikelihoodError(f"the likelihood ODE needs 0 <= t_min < 1, got {t_min}")
+    if not float(sde.marginal(tf.constant(t_min, tf.float64))[1]) > 0:
+        raise LikelihoodError(f"the {sde.name or 'SDE'}'s noise is zero at t_min = {t_min}, "
+                              "where the score diverges; use t_min > 0 (e.g. 1e-5)")
     x = np.asarray(x, np.float32)
     n = len(x)
     size = x.size
-    if options.probe == "exact" and size // max(n, 1) > MAX_EXACT_DIMS:
+    dims = size // max(n, 1)
+    if options.probe == "exact" and dims > MAX_EXACT_DIMS:
         raise LikelihoodError(f"likelihood probe 'exact' takes one backward pass per dimension "
                               f"and allows at most {MAX_EXACT_DIMS}; these examples have "
-                              f"{size // n}: use probe rademacher or gaussian")
+                              f"{dims}: use probe rademacher or gaussian")
     rng = rng or np.random.default_rng(options.seed)
     probes = tf.constant(make_probes(options, x.shape, rng))
     divergence = divergence or divergence_fn(score_fn, options.probe == "exact")
-    log_ratio = math.log(sigma_max / sigma_min)
     count = [0]
 
     def rhs(t: float, state: np.ndarray) -> np.ndarray:
-        sigma = sigma_min * math.exp(t * log_ratio)
+        time = tf.constant(t, tf.float64)
+        std = float(sde.marginal(time)[1])
+        drift = float(sde.drift_scale(time))
+        half_g2 = 0.5 * float(sde.diffusion(time)) ** 2
         count[0] += 1
         if on_evaluation is not None:
-            on_evaluation(sigma, count[0])
-        points = tf.constant(state[:size].reshape(x.shape), tf.float32)
-        score, div = divergence(points, tf.fill([n], tf.constant(sigma, tf.float32)), probes)
-        rate = sigma ** 2 * log_ratio  # dx/dt = -rate * s; d(delta)/dt = div(dx/dt).
-        return np.concatenate([-rate * score.numpy().astype(np.float64).ravel(),
-                               -rate * div.numpy().astype(np.float64)])
+            on_evaluation(std, count[0])
+        points = state[:size].reshape(x.shape)
+        score, div = divergence(tf.constant(points, tf.float32),
+                                tf.fill([n], tf.constant(std, tf.float32)), probes)
+        velocity = drift * points.ravel() - half_g2 * score.numpy().astype(np.float64).ravel()
+        return np.concatenate([velocity, drift * dims - half_g2 * div.numpy().astype(np.float64)])
 
     start = np.concatenate([x.astype(np.float64).ravel(), np.zeros(n)])
-    solution = integrate.solve_ivp(rhs, (0.0, 1.0), start, method="RK45", rtol=options.rtol,
+    solution = integrate.solve_ivp(rhs, (t_min, 1.0), start, method="RK45", rtol=options.rtol,
                                    atol=options.atol)
     if not solution.success:
         raise LikelihoodError(f"the likelihood ODE solver failed: {solution.message}")
     end = solution.y[:, -1]
     x_end = end[:size].reshape(x.shape)
     delta = end[size:]
-    prior = (prior_log_prob or gaussian_prior(sigma_max))(x_end)
+    prior = (prior_log_prob(x_end) if prior_log_prob is not None
+             else np.asarray(sde.prior_log_prob(x_end), np.float64))
     return ODEResult(prior + delta, prior, delta, x_end, int(solution.nfev))
 
 
@@ -232,8 +233,8 @@ def dequantize(pixels: np.ndarray, levels: int, seed: int) -> np.ndarray:
     return ((k + u) / levels).astype(np.float32)
 
 
-def negative_log_likelihood(score_fn: ScoreFn, x: np.ndarray, sigma_min: float,
-                            sigma_max: float, options: ODEOptions = ODEOptions(), *,
+def negative_log_likelihood(score_fn: ScoreFn, x: np.ndarray, sde: sdes.SDE,
+                            options: ODEOptions = ODEOptions(), *, t_min: float = 0.0,
                             log_det: np.ndarray | None = None, levels: int | None = None,
                             prior_log_prob: PriorLogProb | None = None, batch_size: int = 250,
                             callback: Callable[[int], None] | None = None,
@@ -242,7 +243,7 @@ def negative_log_likelihood(score_fn: ScoreFn, x: np.ndarray, sigma_min: float,
     """Per-example NLL (nats) and bits/dim of `x` under the score model's ODE density.
 
     Args:
-      score_fn, sigma_min, sigma_max, prior_log_prob: as `ode_log_prob`.
+      score_fn, sde, t_min, prior_log_prob: as `ode_log_prob`.
       x: float32 [N, *shape] model-space examples (dequantised first for discrete data).
       log_det: [N] log|det dz/dy| of the map from the data to `x` (default 0: identity).
       levels: the number of values per dimension of discrete data that `x` dequantises
@@ -261,7 +262,7 @@ def negative_log_likelihood(score_fn: ScoreFn, x: np.ndarray, sigma_min: float,
     for index, start in enumerate(range(0, len(x), batch_size)):
         batch = x[start:start + batch_size]
         rng = np.random.default_rng([options.seed, index])
-        result = ode_log_prob(score_fn, batch, sigma_min, sigma_max, options,
+        result = ode_log_prob(score_fn, batch, sde, options, t_min=t_min,
                               prior_log_prob=prior_log_prob, rng=rng, divergence=divergence,
                               on_evaluation=on_evaluation)
         log_probs.append(result.log_prob)

@@ -9,10 +9,12 @@ one replica under `tf.distribute` sum to the mean over the global batch.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple
 
 import tensorflow as tf
 
+from tfncsn import sdes
 from tfncsn.config import SSM_PROJECTIONS  # The setting's allowed values, declared once.
 from tfncsn.interfaces import ScoreFn
 
@@ -68,6 +70,56 @@ def dsm_loss(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, rng: tf.random.
     """Denoising score matching over all levels, eq. (6) of Song & Ermon (2019)."""
     noise = draw_dsm_noise(rng, tf.shape(x), tf.shape(sigmas)[0])
     return dsm_from_noise(score_fn, x, sigmas, global_batch_size=global_batch_size, **noise)
+
+
+def draw_times(rng, batch_size, t_min: float) -> tf.Tensor:
+    """One diffusion time per example, t ~ U(t_min, 1)."""
+    return rng.uniform([batch_size], minval=t_min, maxval=1.0, dtype=tf.float32)
+
+
+def time_bins(t: tf.Tensor, t_min: float, num_bins) -> tf.Tensor:
+    """int32 bin of each t among `num_bins` equal bins of [t_min, 1], 0 = t near 1 (the most
+    noise, like level 0), so continuous runs report per-level losses as discrete ones do."""
+    position = (1.0 - t) / (1.0 - t_min) * tf.cast(num_bins, t.dtype)
+    return tf.clip_by_value(tf.cast(tf.floor(position), tf.int32), 0, num_bins - 1)
+
+
+def continuous_dsm_per_example(sigma_score_fn: ScoreFn, sde: sdes.SDE, x: tf.Tensor,
+                               t: tf.Tensor, noise: tf.Tensor,
+                               weighting: str = "std2") -> tf.Tensor:
+    """1/2 lambda(t) ||s(x_t, t) + z / std(t)||^2 per example, x_t = m(t) x + std(t) z (Song et
+    al. 2021, eq. 7). The score model sees std(t) as its noise level. lambda = std^2 gives
+    1/2 ||std s + z||^2 (their default); "likelihood" is lambda = g(t)^2 (their Thm. 1)."""
+    x_t, std = sdes.perturb(sde, x, t, noise)
+    score = sigma_score_fn(x_t, std)
+    per_example = 0.5 * _sum_over_features(tf.square(_expand_to(std, x) * score + noise))
+    if weighting == "likelihood":
+        per_example = per_example * tf.square(sde.diffusion(t) / std)
+    return per_example
+
+
+@dataclasses.dataclass(frozen=True)
+class ContinuousDSM:
+    """Continuous-time DSM on `sde`: t ~ U(t_min, 1), weighted by `weighting`."""
+
+    sde: sdes.SDE
+    t_min: float = 1e-5
+    weighting: str = "std2"
+
+
+def draw_continuous_dsm_noise(rng, x_shape, t_min: float) -> dict[str, tf.Tensor]:
+    """The random inputs of continuous DSM: one time per example and the Gaussian noise z."""
+    return {"t": draw_times(rng, x_shape[0], t_min),
+            "noise": rng.normal(x_shape, dtype=tf.float32)}
+
+
+def continuous_dsm_from_noise(sigma_score_fn: ScoreFn, x: tf.Tensor, sde: sdes.SDE,
+                              t: tf.Tensor, noise: tf.Tensor, num_bins: int, t_min: float,
+                              weighting: str = "std2",
+                              global_batch_size: int | None = None) -> LossOutput:
+    per_example = continuous_dsm_per_example(sigma_score_fn, sde, x, t, noise, weighting)
+    return LossOutput(_reduce(per_example, global_batch_size), per_example,
+                      time_bins(t, t_min, num_bins))
 
 
 def ssm_per_example(score_fn: ScoreFn, x: tf.Tensor, levels: tf.Tensor, v: tf.Tensor,

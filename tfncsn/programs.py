@@ -60,12 +60,15 @@ class Problem:
       prior_range: (low, high) of the data's box, where Algorithm 1 starts.
       continuous_sigma: the score function can be evaluated at any sigma > 0,
         not only at the trained levels (e.g. NCSNv2's s = f(x) / sigma).
+      sde: the run's SDE (`tfncsn.sdes.SDE`, trained with `tfncsn train --sde`), whose
+        marginal std is the score's sigma; None for NCSN's levels.
     """
 
     sigmas: np.ndarray
     element_shape: tuple[int, ...]
     prior_range: tuple[float, float] = (0.0, 1.0)
     continuous_sigma: bool = False
+    sde: Any = None
 
     def __post_init__(self):
         object.__setattr__(self, "sigmas", np.asarray(self.sigmas, np.float32).reshape(-1))

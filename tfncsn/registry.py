@@ -6,6 +6,7 @@ Each plugin kind has one `Registry` bound to an entry-point group:
     tfncsn.sigma_schedules  -> `tfncsn.interfaces.SigmaSchedule` functions
     tfncsn.samplers         -> `tfncsn.programs.Sampler` subclasses (step programs)
     tfncsn.models           -> `tfncsn.interfaces.ModelFactory` callables
+    tfncsn.sdes             -> `tfncsn.sdes.SDE` subclasses (forward diffusions)
 
 Discovery (reading installed metadata) is separate from loading (importing the
 plugin's module): nothing is imported until `get(name)` asks for it, and a plugin
@@ -243,5 +244,6 @@ sigma_schedules = Registry("tfncsn.sigma_schedules", "sigma schedule",
 samplers = Registry("tfncsn.samplers", "sampler", contract="tfncsn.programs:check_sampler_class",
                     trial="tfncsn.sampling:try_sampler")
 models = Registry("tfncsn.models", "model")
+sdes = Registry("tfncsn.sdes", "sde", contract="tfncsn.sdes:check_sde_class")
 
-ALL = (datasets, sigma_schedules, samplers, models)
+ALL = (datasets, sigma_schedules, samplers, models, sdes)

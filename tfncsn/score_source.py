@@ -7,12 +7,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfncsn import builders, conditioning, programs, sampling, seeds, training
+from tfncsn import builders, conditioning, programs, sampling, sdes, seeds, training
 from tfncsn.config import ConfigError, RunConfig, SamplerConfig
 from tfncsn.interfaces import Dataset, HasExactScore, ScoreFn
 from tfncsn.progress import progress_bar, step_callback
@@ -48,12 +49,19 @@ class ScoreSource:
     def problem(self) -> Problem:
         return Problem(sigmas=self.sigmas.numpy(), element_shape=self.dataset.element_shape,
                        prior_range=self.dataset.prior_range,
-                       continuous_sigma=self.sigma_score_fn is not None)
+                       continuous_sigma=self.sigma_score_fn is not None,
+                       sde=builders.make_sde(self.config))
 
     def program(self, sampler: SamplerConfig | None = None) -> Sampler:
         """The run's sampler (or `sampler`) built for this source, options validated."""
         sampler = sampler or self.config.sampler
         program = builders.make_program(sampler, self.problem())
+        sde = self.config.sde.name
+        if sde and sde != "ve" and program.score_input == "level":
+            raise ConfigError(
+                f"--sampler={sampler.name} works at the run's --sigma_max..--sigma_min levels, "
+                f"which are not noise levels of a --sde={sde} run; use --sampler=pc, ode or "
+                "ancestral")
         if (len(self.dataset.element_shape) == 3 and "step_convention" not in sampler.options
                 and hasattr(program.options, "step_convention")):
             logging.warning(
@@ -91,9 +99,13 @@ def load(config: RunConfig, workdir: str | None, data_dir: str | None = None,
     if exact:
         if not isinstance(dataset, HasExactScore):
             raise NoExactScoreError(f"dataset '{config.dataset}' has no exact score")
+        sde = builders.make_sde(config)
+        sigma_score = dataset.exact_score
+        if sde is not None:  # The score of x_t = m x0 + std z from the dataset's VE one.
+            sigma_score = functools.partial(sdes.score_from_ve, dataset.exact_score, sde)
         return ScoreSource(config, dataset, sigmas,
-                           lambda x, level: dataset.exact_score(x, tf.gather(sigmas, level)),
-                           "exact score", lambda x, sigma: dataset.exact_score(x, sigma))
+                           lambda x, level: sigma_score(x, tf.gather(sigmas, level)),
+                           "exact score", sigma_score)
     model = builders.make_model(config.model, config.model_options, dataset.element_shape,
                                 sigmas.numpy(), config.precision)
     step = training.restore_model(model, workdir, checkpoint_step=checkpoint_step)

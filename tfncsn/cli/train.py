@@ -37,10 +37,11 @@ def run() -> None:
     strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices, FLAGS.tpu)
     dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)
     sigmas = builders.make_sigmas(config.sigmas)
+    continuous = builders.make_continuous_objective(config)
     # The sampler of the snapshots and of later commands, checked before any training: its
     # options, and its steps traced with a stand-in score (the model may accept any sigma).
     problem = programs.Problem(sigmas.numpy(), dataset.element_shape, dataset.prior_range,
-                               continuous_sigma=True)
+                               continuous_sigma=True, sde=continuous and continuous.sde)
     sampling.check_with_stand_in(builders.make_program(config.sampler, problem))
 
     def save_config():
@@ -49,8 +50,10 @@ def run() -> None:
             run_config.save(config, FLAGS.workdir, sigmas.numpy())
 
     def build_model():
-        return builders.make_model(config.model, config.model_options, dataset.element_shape,
-                                   sigmas.numpy(), config.precision)
+        model = builders.make_model(config.model, config.model_options, dataset.element_shape,
+                                    sigmas.numpy(), config.precision)
+        builders.check_continuous_model(model, config)
+        return model
 
     def snapshot(model):
         """16 samples with the run's sampler from the current weights, as one image."""
@@ -80,7 +83,7 @@ def run() -> None:
             hooks = training.Hooks(on_start=save_config, progress=progress, snapshot=snapshot,
                                    should_stop=stop.is_set)
             result = training.train(build_model, dataset, sigmas, config.train, FLAGS.workdir,
-                                    strategy=strategy, hooks=hooks)
+                                    strategy=strategy, hooks=hooks, continuous=continuous)
     except training.TrainingDivergedError as e:
         raise ConfigError(f"{e}; lower --learning_rate, set --grad_clip_norm, or check the "
                           "data") from None

@@ -288,13 +288,13 @@ class Evaluation:
         options = likelihood.ODEOptions(
             probe=config.likelihood_probe, num_probes=config.likelihood_probes,
             rtol=config.likelihood_rtol, atol=config.likelihood_atol, seed=config.likelihood_seed)
-        sigmas = self.report["sigmas"]
+        sde, t_min = builders.run_sde(self.source.config, self.report["sigmas"])
         with progress_bar(len(x), "likelihood") as bar:
             def on_evaluation(sigma: float, count: int) -> None:
                 bar.set_postfix(sigma=f"{sigma:.4g}", evals=count)
 
             result = likelihood.negative_log_likelihood(
-                likelihood_score(self.source, config), x, min(sigmas), max(sigmas), options,
+                likelihood_score(self.source, config), x, sde, options, t_min=t_min,
                 log_det=log_det, levels=levels, batch_size=config.eval_batch_size,
                 callback=bar.update, on_evaluation=on_evaluation)
         bpd, bpd_sem = result.mean_sem(result.bits_per_dim)
@@ -309,7 +309,9 @@ class Evaluation:
             "model_space": dataset.postprocess_kind, "levels": config.likelihood_levels,
             "probe": options.probe, "num_probes": 1 if options.probe == "exact" else
             options.num_probes, "rtol": options.rtol, "atol": options.atol,
-            "seed": options.seed, "sigma_min": min(sigmas), "sigma_max": max(sigmas),
+            "seed": options.seed, "sde": sde.name, "t_min": t_min,
+            "sigma_min": float(sde.sigma_grid([t_min])[0]),
+            "sigma_max": float(sde.sigma_grid([1.0])[0]),
             "per_example_bits_per_dim": result.bits_per_dim.tolist(),
             "per_example_score_evals": result.score_evals.tolist()}
 

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfncsn import distribute, seeds
+from tfncsn import distribute, losses, seeds
 from tfncsn.config import ConfigError, TrainConfig
 from tfncsn.interfaces import Dataset
 from tfncsn.training.checkpoints import (CHECKPOINT_DIR, Saver, TrainState, checkpoint_dir,
@@ -121,7 +121,8 @@ class SummaryWindow:
 
 def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.Tensor,
           config: TrainConfig, workdir: str, strategy: tf.distribute.Strategy | None = None,
-          hooks: Hooks | None = None) -> TrainResult:
+          hooks: Hooks | None = None,
+          continuous: losses.ContinuousDSM | None = None) -> TrainResult:
     """Trains until `config.steps`, resuming from the latest checkpoint in `workdir`.
 
     Nothing is written to `workdir` before the model is built, the data pipeline
@@ -132,6 +133,8 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
       build_model: returns the score model with its weights created.
       strategy: a `tf.distribute` strategy; the default is one device.
       hooks: what the caller does around the loop (`Hooks`).
+      continuous: train in continuous time on an SDE (Song et al. 2021) instead of at the
+        levels `sigmas` (which then only bin the per-level summaries).
     """
     hooks = hooks or Hooks()
     strategy = strategy or tf.distribute.get_strategy()
@@ -168,7 +171,7 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
         logging.warning("resumed from %s at step %d", latest, int(state.step.numpy()))
     if hooks.on_start is not None:
         hooks.on_start()
-    train_steps = make_train_step(state, sigmas, config, strategy, worker_index)
+    train_steps = make_train_step(state, sigmas, config, strategy, worker_index, continuous)
     per_call = StepsPerCall(config.steps_per_call)
     chief = distribute.is_chief(strategy)
     writer = (tf.summary.create_file_writer(os.path.join(workdir, "train")) if chief

@@ -39,13 +39,27 @@ def needs_loss_scaling(model: keras.Model) -> bool:
     return model.dtype_policy.compute_dtype == "float16"
 
 
-def make_objective(config: TrainConfig):
-    """(draw, loss): draw(rng, shape, L) -> noise dict; loss(score_fn, x, sigmas, gbs, **noise)."""
+def make_objective(config: TrainConfig, continuous: losses.ContinuousDSM | None = None):
+    """(draw, loss, score_input): draw(rng, shape, L) -> noise dict; loss(score_fn, x, sigmas,
+    gbs, **noise); score_input "level" (score_fn(x, level)) or "sigma" (continuous time:
+    score_fn(x, std(t)) through the model's `score_at_sigma`)."""
+    if continuous is not None:
+        def draw(rng, x_shape, num_levels):
+            del num_levels  # Continuous time draws t, not levels.
+            return losses.draw_continuous_dsm_noise(rng, x_shape, continuous.t_min)
+
+        def loss(score_fn, x, sigmas, global_batch_size=None, **noise):
+            return losses.continuous_dsm_from_noise(
+                score_fn, x, continuous.sde, num_bins=int(sigmas.shape[0]),
+                t_min=continuous.t_min, weighting=continuous.weighting,
+                global_batch_size=global_batch_size, **noise)
+
+        return draw, loss, "sigma"
     if config.loss == "ssm":
         return (functools.partial(losses.draw_ssm_noise, projection=config.ssm_projection),
                 functools.partial(losses.ssm_from_noise,
-                                  variance_reduced=config.ssm_variance_reduced))
-    return losses.draw_dsm_noise, losses.dsm_from_noise
+                                  variance_reduced=config.ssm_variance_reduced), "level")
+    return losses.draw_dsm_noise, losses.dsm_from_noise, "level"
 
 
 def split_for_replicas(strategy: tf.distribute.Strategy, tensors):
@@ -62,16 +76,18 @@ def split_for_replicas(strategy: tf.distribute.Strategy, tensors):
 
 
 def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
-                    strategy: tf.distribute.Strategy, worker_index: int = 0):
+                    strategy: tf.distribute.Strategy, worker_index: int = 0,
+                    continuous: losses.ContinuousDSM | None = None):
     """Returns a `tf.function` `steps(iterator, num_steps)` running `num_steps` optimisation
     steps on the next batches inside one call (a graph loop: no host round trip per step).
 
     It returns each step's global mean loss [num_steps], the per-level loss sums and example
     counts over the steps, and the last step's global gradient norm (before clipping). The
     steps are the same whatever `num_steps` is: a run gives the same weights with one step
-    per call or many.
+    per call or many. With `continuous`, the objective is continuous-time DSM on its SDE
+    and the per-level figures are per bin of t.
     """
-    draw, loss_fn = make_objective(config)
+    draw, loss_fn, score_input = make_objective(config, continuous)
     num_levels = int(sigmas.shape[0])
     replicas = strategy.num_replicas_in_sync
 
@@ -80,8 +96,11 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
 
     def loss_and_gradients(x, noise):
         with tf.GradientTape() as tape:
-            out = loss_fn(lambda x, level: state.model(x, level, training=True), x, sigmas,
-                          global_batch_size=config.batch_size, **noise)
+            if score_input == "sigma":
+                score_fn = state.model.score_at_sigma
+            else:
+                score_fn = lambda x, level: state.model(x, level, training=True)  # noqa: E731
+            out = loss_fn(score_fn, x, sigmas, global_batch_size=config.batch_size, **noise)
             objective = out.loss if loss_scale is None else state.optimizer.scale_loss(out.loss)
         gradients = tape.gradient(objective, state.model.trainable_variables)
         # Level-embedding gradients come as IndexedSlices; the tables are tiny [L, C].
