@@ -8,9 +8,10 @@ from typing import Any, Iterator, Sequence
 import keras
 import tensorflow as tf
 
-from tfncsn import hardware, programs, registry
+from tfncsn import hardware, registry
 from tfncsn.config import AUTO_PRECISION, PRECISIONS, ConfigError, SamplerConfig, SigmaConfig
 from tfncsn.interfaces import POSTPROCESS_KINDS, Dataset
+from tfncsn.sampling.contract import Problem, Sampler, build
 from tfncsn.schedules import InvalidSigmasError, validate_sigmas
 
 
@@ -91,7 +92,7 @@ def make_sampler(name: str) -> type:
     return registry.samplers.get(name)
 
 
-def make_program(config: SamplerConfig, problem: programs.Problem) -> programs.Sampler:
+def make_program(config: SamplerConfig, problem: Problem) -> Sampler:
     """The sampler of `config` built for `problem`, its options and program validated."""
-    return programs.build(make_sampler(config.name), config.options, problem, config.name,
+    return build(make_sampler(config.name), config.options, problem, config.name,
                           registry.samplers.origin(config.name))

@@ -1,4 +1,4 @@
-"""Runs a step program (`tfncsn.programs.Sampler`): eagerly with progress, or inside a graph.
+"""Runs a step program (`contract.Sampler`): eagerly with progress, or inside a graph.
 
 Both runners draw the randomness from one `tf.random.Generator` in the same
 order: the prior (x), then for each step k the program's `noise` entries in
@@ -15,8 +15,9 @@ import numpy as np
 import tensorflow as tf
 
 from tfncsn import seeds
-from tfncsn.programs import (Noise, Prior, Problem, Sampler, SamplerError, ScoreFn, State, build,
-                             check_step_result, label_of, last_line)
+from tfncsn.interfaces import ScoreFn
+from tfncsn.sampling.contract import (Noise, Prior, Problem, Sampler, SamplerError, State, build,
+                                      check_step_result, label_of, last_line)
 
 Callback = Callable[[dict[str, Any]], None]
 DEFAULT_STEPS_PER_CALL = 10
@@ -107,7 +108,7 @@ class Runner:
     def check(self, rng: tf.random.Generator, num_samples: int) -> None:
         """Traces the steps on the run's shapes (`num_samples` examples) with `rng`, the
         generator the run will use, so the run reuses the trace; a step that fails or returns
-        a state of other names, shapes or dtypes (`programs.check_step_result`) stops here,
+        a state of other names, shapes or dtypes (`contract.check_step_result`) stops here,
         before any work, with one line naming the plugin."""
         program = self.program
         specs = {name: tf.TensorSpec([num_samples] + ([] if per == "example"

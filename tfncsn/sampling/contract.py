@@ -13,8 +13,8 @@ the data's box) with its typed `Options`, it states
   * `finish(score_fn, state) -> x`: the last map to samples (e.g. a denoising step).
 
 Because the program is plain TensorFlow with its randomness fed in, one
-definition runs eagerly with progress (`tfncsn.sampling.run`), inside
-`tf.function` and the SavedModel (`tfncsn.sampling.run_in_graph`), and as ONNX
+definition runs eagerly with progress (`tfncsn.sampling.runner.Runner`), inside
+`tf.function` and the SavedModel (`runner.run_in_graph`), and as ONNX
 graphs that any runtime loops with its own random numbers (`tfncsn export`).
 """
 
@@ -29,8 +29,8 @@ from typing import Any, ClassVar, Literal, Mapping
 import numpy as np
 import tensorflow as tf
 
-# score_fn(x, level int32 [N]) or score_fn(x, sigma float32 [N]), see `Sampler.score_input`.
-ScoreFn = typing.Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
+from tfncsn.interfaces import ScoreFn
+
 State = dict[str, tf.Tensor]
 
 PER_VALUES = ("element", "example")
@@ -120,7 +120,8 @@ class Sampler(abc.ABC):
 
     Class attributes:
       Options: a frozen dataclass of the sampler's options, every field with a default.
-      supports_conditioning: `tfncsn.conditioning` (inpainting) may wrap this sampler.
+      supports_conditioning: `tfncsn.sampling.conditioning` (inpainting) may wrap this
+        sampler.
 
     Instance attributes set here: `options`, `problem`, and `sigmas` (the
     trained levels as a float32 constant).
@@ -287,7 +288,7 @@ def check_sampler_class(obj: Any, name: str) -> None:
     guide = "see docs/samplers.md"
     if not (inspect.isclass(obj) and issubclass(obj, Sampler)):
         raise SamplerError(f"{where} is {type(obj).__name__} {getattr(obj, '__name__', obj)!r}, "
-                           f"not a subclass of tfncsn.programs.Sampler; {guide}")
+                           f"not a subclass of tfncsn.sampling.Sampler; {guide}")
     missing = sorted(getattr(obj, "__abstractmethods__", ()))
     if missing:
         raise SamplerError(f"{where} ({obj.__name__}) does not define {', '.join(missing)}; "
