@@ -13,7 +13,7 @@ from tfncsn.config import SamplerConfig
 from tfncsn.gaussian_mixture import paper_toy
 from tfncsn.sampling import Problem, SamplerError
 from tfncsn.sampling.conditioning import Inpainting
-from tfncsn.sampling.contract import check_sampler_class
+from tfncsn.sampling.checks import check_sampler_class
 from tfncsn.sampling.langevin import langevin_update, snr_step_size, step_size
 from tfncsn_plugins.samplers import (AnnealedLangevin, PlainLangevin, PredictorCorrector,
                                      ProbabilityFlowODE)

@@ -11,7 +11,8 @@ import tensorflow as tf
 from tfncsn import hardware, registry
 from tfncsn.config import AUTO_PRECISION, PRECISIONS, ConfigError, SamplerConfig, SigmaConfig
 from tfncsn.interfaces import POSTPROCESS_KINDS, Dataset
-from tfncsn.sampling.contract import Problem, Sampler, build
+from tfncsn.sampling.checks import build
+from tfncsn.sampling.contract import Problem, Sampler
 from tfncsn.schedules import InvalidSigmasError, validate_sigmas
 
 

@@ -241,8 +241,8 @@ datasets = Registry("tfncsn.datasets", "dataset")
 sigma_schedules = Registry("tfncsn.sigma_schedules", "sigma schedule",
                            contract="tfncsn.schedules:check_schedule_plugin")
 samplers = Registry("tfncsn.samplers", "sampler",
-                    contract="tfncsn.sampling.contract:check_sampler_class",
-                    trial="tfncsn.sampling.runner:try_sampler")
+                    contract="tfncsn.sampling.checks:check_sampler_class",
+                    trial="tfncsn.sampling.stand_in:try_sampler")
 models = Registry("tfncsn.models", "model")
 
 ALL = (datasets, sigma_schedules, samplers, models)

@@ -91,7 +91,7 @@ def sampler_from_flags(base: SamplerConfig | None) -> SamplerConfig:
     if given:
         start_tensorflow()  # Loading the sampler plugin imports it.
         from tfncsn import builders
-        from tfncsn.sampling.contract import option_fields
+        from tfncsn.sampling.options import option_fields
         fields = option_fields(builders.make_sampler(name).Options)
         ignored = [flag for flag in given if flag not in fields]
         if ignored:  # E.g. a Langevin flagfile with --sampler=pc on the command line.

@@ -32,7 +32,7 @@ def run() -> None:
     saved = run_config.load(FLAGS.workdir)
     common.start_tensorflow()  # Only now, with the flags known to be good.
     from tfncsn import builders, training
-    from tfncsn.sampling.runner import check_with_stand_in
+    from tfncsn.sampling.stand_in import check_with_stand_in
     from tfncsn.sampling.score_source import ScoreSource
     from tfncsn_export import exporter, float16, metadata, verify
     # Only the sampler may differ from the run's (e.g. --sampler=pc or --steps_per_level=50).

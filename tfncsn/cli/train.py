@@ -34,7 +34,7 @@ def run() -> None:
     common.report_precision(config.precision)
     from tfncsn import builders, distribute, training
     from tfncsn.sampling.contract import Problem
-    from tfncsn.sampling.runner import check_with_stand_in
+    from tfncsn.sampling.stand_in import check_with_stand_in
     from tfncsn.sampling.score_source import ScoreSource, draw
     from tfncsn.data.errors import explained
     strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices, FLAGS.tpu)

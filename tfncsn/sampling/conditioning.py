@@ -33,7 +33,8 @@ import numpy as np
 import tensorflow as tf
 
 from tfncsn.interfaces import ScoreFn
-from tfncsn.sampling.contract import Noise, Sampler, SamplerError, check_step_result
+from tfncsn.sampling.checks import check_step_result
+from tfncsn.sampling.contract import Noise, Sampler, SamplerError
 
 # log_prob_fn(x [N, ...], sigma float32 [N], labels int32 [N]) -> log p(labels | x, sigma) [N].
 LogProbFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]

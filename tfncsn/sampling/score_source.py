@@ -17,7 +17,8 @@ from tfncsn.config import ConfigError, RunConfig, SamplerConfig
 from tfncsn.interfaces import Dataset, HasExactScore, ScoreFn
 from tfncsn.progress import progress_bar, step_callback
 from tfncsn.sampling.conditioning import LogProbFn, guided_score
-from tfncsn.sampling.contract import Problem, Sampler, option_fields
+from tfncsn.sampling.contract import Problem, Sampler
+from tfncsn.sampling.options import option_fields
 from tfncsn.sampling.runner import Runner, SamplerOutput
 
 
