@@ -11,7 +11,7 @@ import onnxruntime as ort
 import tensorflow as tf
 
 from conftest import REPO
-from tfncsn import sampling
+from tfncsn.sampling.runner import draw_noise, initial_state
 from tfncsn_runtime import onnx_sample
 
 # Run as a script from the checkout: the file needs no package and no tfncsn.
@@ -46,11 +46,11 @@ class NumpyAsTF:
 def tf_trajectory(program, score_fn, batch, seed):
     """The TF program step by step, eagerly, drawing from NumPy in the runner's order."""
     rng = NumpyAsTF(seed)
-    state = sampling.initial_state(program, rng, batch)
+    state = initial_state(program, rng, batch)
     states = []
     for k in range(program.num_steps):
-        state = program.step(score_fn, state, tf.constant(k), sampling.draw_noise(
-            program, rng, k, batch))
+        state = program.step(score_fn, state, tf.constant(k),
+                             draw_noise(program, rng, k, batch))
         states.append(state["x"].numpy())
     return program.finish(score_fn, state).numpy(), states
 

@@ -9,13 +9,12 @@ import tensorflow as tf
 
 from conftest import error_line, run_cli
 from tfncsn import classifier_records as records
-from tfncsn import sampling
 from tfncsn.classifier_records import ClassifierConfig
-from tfncsn.conditioning import guided_score
 from tfncsn.config import ConfigError
 from tfncsn.gaussian_mixture import GaussianMixture
 from tfncsn.models import noise_conditional_classifier as nets
-from tfncsn.programs import Problem
+from tfncsn.sampling import Problem, Runner
+from tfncsn.sampling.conditioning import guided_score
 from tfncsn_plugins.samplers import AnnealedLangevin, PredictorCorrector
 from tfncsn_plugins.sigma_schedules import geometric
 
@@ -74,7 +73,7 @@ def test_guided_samples_land_in_the_requested_mode(cls, options):
         score = MIXTURE.score
     for k in (0, 2):
         guided = guided_score(score, exact_log_posterior, k, 1.0, program.score_input, SIGMAS)
-        x = sampling.Runner(program, guided)(tf.random.Generator.from_seed(k), 400).x.numpy()
+        x = Runner(program, guided)(tf.random.Generator.from_seed(k), 400).x.numpy()
         assert np.mean(MIXTURE.nearest_component(x) == k) >= 0.99, (k, cls)
 
 

@@ -142,7 +142,7 @@ def test_a_diverged_sampler_is_named_not_summarised_as_nan(tmp_path):
 
 
 def test_the_summary_covers_the_finite_samples_and_counts_the_others():
-    from tfncsn.score_source import summarize
+    from tfncsn.sampling.score_source import summarize
     from tfncsn_plugins.datasets.toy import ToyMixture
 
     samples = np.array([[5.0, 5.0], [5.0, 5.0], [-5.0, -5.0], [np.nan, 0.0]], np.float32)

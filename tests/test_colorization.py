@@ -6,12 +6,11 @@ import tensorflow as tf
 from PIL import Image
 
 from conftest import run_cli
-from tfncsn import sampling
-from tfncsn.conditioning import (COLOUR_BASIS, COLOUR_MASK, Colorization, Inpainting,
-                                 check_basis, luminance)
 from tfncsn.cli.image_io import check_colour
 from tfncsn.config import ConfigError
-from tfncsn.programs import Problem, SamplerError
+from tfncsn.sampling import Problem, Runner, SamplerError
+from tfncsn.sampling.conditioning import (COLOUR_BASIS, COLOUR_MASK, Colorization, Inpainting,
+                                          check_basis, luminance)
 from tfncsn_plugins.samplers import AnnealedLangevin, PredictorCorrector
 
 SIGMAS = np.geomspace(1.0, 0.01, 5).astype(np.float32)
@@ -64,9 +63,9 @@ def test_identity_basis_is_plain_inpainting_bit_for_bit():
     mask = (gen.uniform(size=SHAPE) < 0.5).astype(np.float32)
     score = gaussian_score(0.5, 0.2)
     sampler = build(AnnealedLangevin, eps=2e-5, steps_per_level=3, denoise=True)
-    plain = sampling.Runner(Inpainting(sampler, y, mask), score)(
+    plain = Runner(Inpainting(sampler, y, mask), score)(
         tf.random.Generator.from_seed(0), 2).x.numpy()
-    eye = sampling.Runner(Inpainting(sampler, y, mask, basis=np.eye(3)), score)(
+    eye = Runner(Inpainting(sampler, y, mask, basis=np.eye(3)), score)(
         tf.random.Generator.from_seed(0), 2).x.numpy()
     np.testing.assert_allclose(eye, plain, atol=1e-6)
 
@@ -84,7 +83,7 @@ def test_the_gray_image_is_kept_as_inpainting_keeps_its_pixels(cls, options):
     gray = luminance(images)
     sampler = build(cls, **options)
     program = Colorization(sampler, gray)
-    out = sampling.Runner(program, gaussian_score(0.5, 0.2))(
+    out = Runner(program, gaussian_score(0.5, 0.2))(
         tf.random.Generator.from_seed(1), 3).x.numpy()
     if program.has_finish:
         np.testing.assert_allclose(luminance(out), gray, atol=2e-6)
@@ -170,7 +169,7 @@ def test_the_export_writes_colorize_graphs_that_follow_tensorflow(rgb_run, tmp_p
     from export_helpers import onnx_sample, tf_trajectory
     from tfncsn import builders, config as run_config, training
     from tfncsn.config import SamplerConfig
-    from tfncsn.score_source import ScoreSource
+    from tfncsn.sampling.score_source import ScoreSource
     workdir, folder = rgb_run
     export = tmp_path / "export"
     run_cli("export", f"--workdir={workdir}", f"--data_dir={folder}", f"--output={export}",

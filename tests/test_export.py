@@ -25,9 +25,9 @@ from conftest import error_line, run_cli
 from export_helpers import (SCRIPT, blocked_env, check_float16_network, onnx_sample,
                             tf_trajectory)
 from tfncsn import builders, config as run_config, training
-from tfncsn.score_source import ScoreSource
-from tfncsn.conditioning import Inpainting
 from tfncsn.config import SamplerConfig
+from tfncsn.sampling.conditioning import Inpainting
+from tfncsn.sampling.score_source import ScoreSource
 from tfncsn_export import Tolerance, exporter, verify
 from tfncsn.gaussian_mixture import paper_toy
 

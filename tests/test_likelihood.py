@@ -10,12 +10,13 @@ import pytest
 import tensorflow as tf
 
 from conftest import error_line, run_cli
-from tfncsn import likelihood, registry, score_source, sdes
+from tfncsn import likelihood, registry, sdes
 from tfncsn.config import ConfigError
 from tfncsn.data import preprocessing
 from tfncsn.evaluation import config as eval_config
 from tfncsn.evaluation import runner
 from tfncsn.gaussian_mixture import GaussianMixture, paper_toy
+from tfncsn.sampling import score_source
 from tfncsn_plugins.datasets.toy import ToyMixture
 
 MU, STD, DIMS = 0.3, 0.5, 6
@@ -268,7 +269,7 @@ def test_the_evaluation_dequantises_maps_to_logit_space_and_adds_both_terms(tmp_
     closed form of the ODE density of z = logit(y), minus log|dz/dy|, plus D log 17."""
     from tfncsn import builders, config as run_config
     from tfncsn.evaluation import EvalConfig, evaluate
-    from tfncsn.score_source import ScoreSource
+    from tfncsn.sampling.score_source import ScoreSource
 
     mean, std, sigma_min, sigma_max = 0.0, 6.0, 0.05, 40.0
     config = run_config.RunConfig(dataset="digits", dataset_options={"logit_transform": True},

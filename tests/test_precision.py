@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfncsn import builders, config as run_config, score_source, training
+from tfncsn import builders, config as run_config, training
 from tfncsn.config import ConfigError, RunConfig, SigmaConfig, TrainConfig
 from tfncsn.metrics.heldout import heldout_dsm_loss
+from tfncsn.sampling import score_source
 from tfncsn_plugins.datasets.toy import ToyMixture
 
 from conftest import error_line, run_cli

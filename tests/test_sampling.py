@@ -8,12 +8,13 @@ import pytest
 import tensorflow as tf
 
 from conftest import REPO
-from tfncsn import builders, programs, registry, sampling
-from tfncsn.conditioning import Inpainting
+from tfncsn import builders, registry, sampling
 from tfncsn.config import SamplerConfig
 from tfncsn.gaussian_mixture import paper_toy
-from tfncsn.langevin import langevin_update, snr_step_size, step_size
-from tfncsn.programs import Problem, SamplerError
+from tfncsn.sampling import Problem, SamplerError
+from tfncsn.sampling.conditioning import Inpainting
+from tfncsn.sampling.checks import check_sampler_class
+from tfncsn.sampling.langevin import langevin_update, snr_step_size, step_size
 from tfncsn_plugins.samplers import (AnnealedLangevin, PlainLangevin, PredictorCorrector,
                                      ProbabilityFlowODE)
 from tfncsn_plugins.sigma_schedules import geometric
@@ -40,7 +41,7 @@ def gaussian_sigma_score(mean, std):
 
 def build(cls, sigmas, shape, box=(0.0, 1.0), continuous=False, **options):
     problem = Problem(np.asarray(sigmas, np.float32), shape, box, continuous)
-    return programs.build(cls, options, problem, cls.__name__)
+    return sampling.build(cls, options, problem, cls.__name__)
 
 
 def run(program, score_fn, seed, num_samples, **kwargs):
@@ -260,7 +261,7 @@ def test_builtin_samplers_are_registered_and_honour_the_contract():
     for name, cls in (("annealed_langevin", AnnealedLangevin), ("langevin", PlainLangevin),
                       ("pc", PredictorCorrector), ("ode", ProbabilityFlowODE)):
         assert registry.samplers.get(name) is cls
-        programs.check_sampler_class(cls, name)
+        check_sampler_class(cls, name)
 
 
 @pytest.mark.parametrize("options, message", [
@@ -286,7 +287,7 @@ def test_a_finer_grid_needs_a_model_that_accepts_any_sigma():
                           Problem(np.array([2.0, 1.0]), (2,), continuous_sigma=True))
 
 
-class _NoStep(programs.Sampler):
+class _NoStep(sampling.Sampler):
     num_steps = 1
     step_sigmas = np.ones(1, np.float32)
 
@@ -310,7 +311,7 @@ def _function_sampler(score_fn, x, sigmas, **kwargs):
 
 
 @pytest.mark.parametrize("plugin, message", [
-    (_function_sampler, "not a subclass of tfncsn.programs.Sampler"),
+    (_function_sampler, "not a subclass of tfncsn.sampling.Sampler"),
     (_NoStep, r"does not define step"),
     (_WrongStepSignature, r"step takes \('score_fn', 'state', 'k'\); the contract is step"),
     (_OptionWithoutDefault, "every option needs a default; speed has none"),
@@ -348,7 +349,7 @@ class _WrongDtype(AnnealedLangevin):
 def test_a_step_breaking_the_contract_fails_before_any_work(plugin, message, conditioned):
     """Traced on the run's shapes; one line that names the plugin and its package, also
     when inpainting wraps the sampler (whose own mixing could broadcast a wrong shape)."""
-    program = programs.build(plugin, {}, Problem(np.ones(1, np.float32), (2,)), "mine",
+    program = sampling.build(plugin, {}, Problem(np.ones(1, np.float32), (2,)), "mine",
                              "package mine 1.0")
     if conditioned:
         program = Inpainting(program, np.zeros((3, 2), np.float32), np.ones((3, 2), np.float32))
@@ -360,7 +361,7 @@ def test_a_step_breaking_the_contract_fails_before_any_work(plugin, message, con
 def test_an_image_run_without_a_step_convention_is_warned_about(caplog):
     """The authors' image numbers used the `reference` convention; unset, `paper` is used
     and the CLI says so (and says nothing once the convention is given)."""
-    from tfncsn.score_source import ScoreSource
+    from tfncsn.sampling.score_source import ScoreSource
     from tfncsn.config import RunConfig
 
     dataset = builders.make_dataset("digits", {})

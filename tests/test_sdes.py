@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 from scipy import integrate, stats
 
-from tfncsn import langevin, registry, sdes
+from tfncsn import registry, sdes
+from tfncsn.sampling import langevin
 
 NAMES = ("ve", "vp", "subvp")
 

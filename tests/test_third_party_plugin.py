@@ -89,7 +89,7 @@ def test_the_third_party_sampler_takes_its_option_exports_and_samples_without_te
     # The looped step graph follows the TensorFlow program on identical NumPy draws.
     import importlib
     from tfncsn import builders, config as run_config, training
-    from tfncsn.programs import Problem, build
+    from tfncsn.sampling import Problem, build
     from export_helpers import onnx_sample, tf_trajectory
     from tfncsn_export import Tolerance, verify
 

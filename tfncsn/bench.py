@@ -20,8 +20,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfncsn import builders, hardware, programs, sampling, seeds, training
+from tfncsn import builders, hardware, seeds, training
 from tfncsn.config import SamplerConfig, SigmaConfig, TrainConfig
+from tfncsn.sampling.contract import Problem
+from tfncsn.sampling.runner import Runner
 
 # A backward pass costs about twice the forward (two matmuls per forward one), so a train
 # step is about three forward passes of floating-point work.
@@ -93,8 +95,8 @@ def measure(config: BenchConfig) -> dict:
 
     program = builders.make_program(
         SamplerConfig("annealed_langevin", {"steps_per_level": config.sampler_steps_per_level}),
-        programs.Problem(sigmas=sigmas.numpy(), element_shape=tuple(config.shape)))
-    runner = sampling.Runner(program, score)
+        Problem(sigmas=sigmas.numpy(), element_shape=tuple(config.shape)))
+    runner = Runner(program, score)
     rng = seeds.generator(1)  # One generator: the timed run reuses the trace.
     runner(rng, config.batch_size)  # Warm-up: tracing.
     sampler_rate = _rate(lambda: runner(rng, config.batch_size).x,

@@ -8,10 +8,12 @@ from typing import Any, Iterator, Sequence
 import keras
 import tensorflow as tf
 
-from tfncsn import hardware, losses, programs, registry, sdes
+from tfncsn import hardware, losses, registry, sdes
 from tfncsn.config import (AUTO_PRECISION, PRECISIONS, ConfigError, RunConfig, SamplerConfig,
                            SigmaConfig)
 from tfncsn.interfaces import POSTPROCESS_KINDS, Dataset
+from tfncsn.sampling.checks import build
+from tfncsn.sampling.contract import Problem, Sampler
 from tfncsn.schedules import InvalidSigmasError, validate_sigmas
 
 
@@ -132,7 +134,7 @@ def make_sampler(name: str) -> type:
     return registry.samplers.get(name)
 
 
-def make_program(config: SamplerConfig, problem: programs.Problem) -> programs.Sampler:
+def make_program(config: SamplerConfig, problem: Problem) -> Sampler:
     """The sampler of `config` built for `problem`, its options and program validated."""
-    return programs.build(make_sampler(config.name), config.options, problem, config.name,
+    return build(make_sampler(config.name), config.options, problem, config.name,
                           registry.samplers.origin(config.name))

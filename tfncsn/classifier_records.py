@@ -2,7 +2,7 @@
 
 `tfncsn train-classifier --workdir=W` trains one into W/classifier/ beside the score model
 (the network and its loop: `tfncsn.models.noise_conditional_classifier`); `tfncsn sample --class=K` then
-guides the sampler with it (`tfncsn.conditioning.guided_score`; docs/conditioning.md).
+guides the sampler with it (`tfncsn.sampling.conditioning.guided_score`; docs/conditioning.md).
 Each `setting` is a flag of the same name with a `classifier_` prefix, derived by
 tfncsn/cli/flags.py. No TensorFlow here, so the CLI checks these before loading it.
 """

@@ -20,6 +20,8 @@ import tensorflow as tf
 
 from tfncsn.data import preprocessing
 
+# score_fn(x, level int32 [N]), or score_fn(x, sigma float32 [N]) for a sampler whose
+# `score_input` is "sigma" (`tfncsn.sampling.Sampler`).
 ScoreFn = Callable[[tf.Tensor, tf.Tensor], tf.Tensor]
 POSTPROCESS_KINDS = ("none", "clip", "inverse_logit", "custom")
 
@@ -36,7 +38,7 @@ class SigmaSchedule(Protocol):
         ...
 
 
-# Group `tfncsn.samplers`: a subclass of `tfncsn.programs.Sampler` (a step program);
+# Group `tfncsn.samplers`: a subclass of `tfncsn.sampling.Sampler` (a step program);
 # the contract and a complete example are in docs/samplers.md.
 
 

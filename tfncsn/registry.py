@@ -4,7 +4,7 @@ Each plugin kind has one `Registry` bound to an entry-point group:
 
     tfncsn.datasets         -> `tfncsn.interfaces.Dataset` classes
     tfncsn.sigma_schedules  -> `tfncsn.interfaces.SigmaSchedule` functions
-    tfncsn.samplers         -> `tfncsn.programs.Sampler` subclasses (step programs)
+    tfncsn.samplers         -> `tfncsn.sampling.Sampler` subclasses (step programs)
     tfncsn.models           -> `tfncsn.interfaces.ModelFactory` callables
     tfncsn.sdes             -> `tfncsn.sdes.SDE` subclasses (forward diffusions)
 
@@ -241,8 +241,9 @@ class Registry:
 datasets = Registry("tfncsn.datasets", "dataset")
 sigma_schedules = Registry("tfncsn.sigma_schedules", "sigma schedule",
                            contract="tfncsn.schedules:check_schedule_plugin")
-samplers = Registry("tfncsn.samplers", "sampler", contract="tfncsn.programs:check_sampler_class",
-                    trial="tfncsn.sampling:try_sampler")
+samplers = Registry("tfncsn.samplers", "sampler",
+                    contract="tfncsn.sampling.checks:check_sampler_class",
+                    trial="tfncsn.sampling.stand_in:try_sampler")
 models = Registry("tfncsn.models", "model")
 sdes = Registry("tfncsn.sdes", "sde", contract="tfncsn.sdes:check_sde_class")
 

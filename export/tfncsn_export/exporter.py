@@ -32,8 +32,9 @@ import numpy as np
 import onnx
 import tensorflow as tf
 
-from tfncsn.conditioning import COLOUR_BASIS
-from tfncsn.programs import Sampler, ScoreFn, last_line
+from tfncsn.interfaces import ScoreFn
+from tfncsn.sampling.conditioning import COLOUR_BASIS
+from tfncsn.sampling.contract import Sampler, last_line
 from tfncsn_export import float16, metadata, onnx_score, step_graphs, verify as verify_lib
 from tfncsn_export.savedmodel import ScoreModule
 

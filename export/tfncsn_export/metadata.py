@@ -15,7 +15,8 @@ import numpy as np
 import tfncsn
 from tfncsn.config import RunConfig
 from tfncsn.data.preprocessing import LOGIT_LAMBDA
-from tfncsn.programs import Sampler, options_dict
+from tfncsn.sampling.contract import Sampler
+from tfncsn.sampling.options import options_dict
 # The format's name and the keys a runtime needs are the reader's facts, declared there once
 # (the exporter checks REQUIRED_KEYS through this module).
 from tfncsn_runtime.onnx_sample import FORMAT, REQUIRED_KEYS  # noqa: F401

@@ -6,7 +6,8 @@ import keras
 import tensorflow as tf
 
 from tfncsn import sampling, seeds
-from tfncsn.programs import Sampler, ScoreFn
+from tfncsn.interfaces import ScoreFn
+from tfncsn.sampling.contract import Sampler
 
 
 class ScoreModule(tf.Module):

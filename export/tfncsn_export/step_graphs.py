@@ -30,8 +30,9 @@ import numpy as np
 import onnx
 import tensorflow as tf
 
-from tfncsn.conditioning import Inpainting
-from tfncsn.programs import Sampler, ScoreFn, last_line
+from tfncsn.interfaces import ScoreFn
+from tfncsn.sampling.conditioning import Inpainting
+from tfncsn.sampling.contract import Sampler, last_line
 
 INPAINT_INPUTS = ("y", "mask")  # Inputs of the inpainting graphs, both [N, *element_shape].
 BATCH_DIM = "N"
@@ -52,7 +53,7 @@ class GraphProgram:
       score_fn: the score function it asks for (`sampler.score_input`).
       inpaint: wrap the sampler in `Inpainting`, its y and mask graph inputs.
       basis: with `inpaint`, the orthogonal channel basis of the mask (a graph constant;
-        `tfncsn.conditioning.COLOUR_BASIS` for colorization), or None for the pixels.
+        `tfncsn.sampling.conditioning.COLOUR_BASIS` for colorization), or None for the pixels.
     """
 
     def __init__(self, sampler: Sampler, score_fn: ScoreFn, inpaint: bool = False,

@@ -1,4 +1,4 @@
-"""Built-in samplers (group `tfncsn.samplers`), each a step program (`tfncsn.programs.Sampler`).
+"""Built-in samplers (group `tfncsn.samplers`), each a step program (`tfncsn.sampling.Sampler`).
 
     annealed_langevin  Algorithm 1 of Song & Ermon (2019)
     langevin           plain Langevin dynamics at the smallest level (their Fig. 3b)
@@ -21,8 +21,8 @@ from typing import Literal, Optional
 import numpy as np
 import tensorflow as tf
 
-from tfncsn import langevin, sdes
-from tfncsn.programs import Noise, Prior, Sampler
+from tfncsn import sdes
+from tfncsn.sampling import Noise, Prior, Sampler, langevin
 
 
 # ----------------------------------------------------------------------------- Langevin
@@ -30,8 +30,8 @@ from tfncsn.programs import Noise, Prior, Sampler
 
 @dataclasses.dataclass(frozen=True)
 class LangevinOptions:
-    """eps: base step size; steps_per_level: T; step_convention: see tfncsn.langevin;
-    denoise: finish with x + sigma_L^2 s(x, sigma_L) (NCSNv2)."""
+    """eps: base step size; steps_per_level: T; step_convention: see
+    tfncsn.sampling.langevin; denoise: finish with x + sigma_L^2 s(x, sigma_L) (NCSNv2)."""
 
     eps: float = 2e-5
     steps_per_level: int = 100

@@ -17,7 +17,7 @@ from tfncsn.config import ConfigError, RunConfig, SamplerConfig, TrainConfig
 from tfncsn_runtime import onnx_sample  # The output path checks, shared with the reader.
 
 if TYPE_CHECKING:  # TensorFlow is imported by the commands that compute, when they do.
-    from tfncsn.score_source import ScoreSource
+    from tfncsn.sampling.score_source import ScoreSource
 
 def start_tensorflow() -> None:
     """Imports TensorFlow and finds its devices with file descriptor 2 sent to /dev/null.
@@ -90,8 +90,9 @@ def sampler_from_flags(base: SamplerConfig | None) -> SamplerConfig:
     given = [flag for flag in SAMPLER_OPTION_FLAGS if explicitly_set(flag)]
     if given:
         start_tensorflow()  # Loading the sampler plugin imports it.
-        from tfncsn import builders, programs
-        fields = programs.option_fields(builders.make_sampler(name).Options)
+        from tfncsn import builders
+        from tfncsn.sampling.options import option_fields
+        fields = option_fields(builders.make_sampler(name).Options)
         ignored = [flag for flag in given if flag not in fields]
         if ignored:  # E.g. a Langevin flagfile with --sampler=pc on the command line.
             logging.warning("sampler %s has no option %s; ignoring --%s", name,
@@ -174,7 +175,7 @@ def score_source() -> ScoreSource:
     start_tensorflow()  # Only once the flags are known to be good.
     if FLAGS.score == "model":
         report_precision(config.precision)
-    from tfncsn import score_source as score_sources
+    from tfncsn.sampling import score_source as score_sources
     try:
         return score_sources.load(config, FLAGS.workdir, FLAGS.data_dir,
                                   exact=FLAGS.score == "exact",

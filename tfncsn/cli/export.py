@@ -31,7 +31,9 @@ def run() -> None:
         raise ConfigError("--float16_rtol must be >= 0")
     saved = run_config.load(FLAGS.workdir)
     common.start_tensorflow()  # Only now, with the flags known to be good.
-    from tfncsn import builders, sampling, score_source, training
+    from tfncsn import builders, training
+    from tfncsn.sampling.stand_in import check_with_stand_in
+    from tfncsn.sampling.score_source import ScoreSource
     from tfncsn_export import exporter, float16, metadata, verify
     # Only the sampler may differ from the run's (e.g. --sampler=pc or --steps_per_level=50).
     config = dataclasses.replace(saved, sampler=common.sampler_from_flags(saved.sampler))
@@ -40,9 +42,9 @@ def run() -> None:
     # float32 whatever the run's precision: the weights are float32 in every policy.
     model = builders.make_model(config.model, config.model_options, dataset.element_shape,
                                 sigmas.numpy())
-    source = score_source.ScoreSource.for_model(config, dataset, sigmas, model, "export")
+    source = ScoreSource.for_model(config, dataset, sigmas, model, "export")
     program = source.program()  # Options and contract checked before any work,
-    sampling.check_with_stand_in(program, 1)  # and the steps, without tracing the network.
+    check_with_stand_in(program, 1)  # and the steps, without tracing the network.
     # The EMA weights when the run has them.
     step = training.restore_model(model, FLAGS.workdir, checkpoint_step=FLAGS.checkpoint_step)
     try:

@@ -14,7 +14,7 @@ from tfncsn.cli.flags import FLAGS
 from tfncsn.config import ConfigError
 
 if TYPE_CHECKING:
-    from tfncsn.score_source import ScoreSource
+    from tfncsn.sampling.score_source import ScoreSource
 
 # The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py).
 FLAGS_USED = ("output", "num_samples", "seed", "langevin_steps", *common.SCORE_SOURCE_FLAGS)
@@ -43,7 +43,7 @@ def with_data_score(source: ScoreSource) -> ScoreSource:
 def run() -> None:
     common.check_output(FLAGS.output, (".png",))
     common.start_tensorflow()  # Only once the flags are known to be good.
-    from tfncsn.score_source import draw, summarize
+    from tfncsn.sampling.score_source import draw, summarize
     source = common.score_source()
     if FLAGS.score == "exact":
         source = with_data_score(source)

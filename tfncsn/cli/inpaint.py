@@ -38,7 +38,7 @@ def figure(images: np.ndarray, known: np.ndarray, completions: np.ndarray) -> np
 
 def colour_figure(images: np.ndarray, completions: np.ndarray) -> np.ndarray:
     """Rows: original | gray | colorizations."""
-    from tfncsn.conditioning import luminance
+    from tfncsn.sampling.conditioning import luminance
     gray = np.repeat(luminance(images), 3, axis=-1)
     rows = [np.concatenate([[img], [g], done]) for img, g, done in
             zip(images, gray, completions)]
@@ -54,9 +54,9 @@ def run() -> None:
         raise ConfigError(f"--num_completions must be at least 1, got {FLAGS.num_completions}")
     common.start_tensorflow()  # Only now, with the flags known to be good.
     import tensorflow as tf
-    from tfncsn.conditioning import Colorization, Inpainting, luminance
-    from tfncsn.programs import SamplerError
-    from tfncsn.score_source import run_program
+    from tfncsn.sampling.conditioning import Colorization, Inpainting, luminance
+    from tfncsn.sampling.contract import SamplerError
+    from tfncsn.sampling.score_source import run_program
     source = common.score_source()
     shape = tuple(source.dataset.element_shape)
     if len(shape) != 3:

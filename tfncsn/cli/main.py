@@ -72,7 +72,7 @@ _KNOWN_ERRORS = {
     "tfncsn.interfaces": ("DataNotFoundError",), "tfncsn.registry": ("PluginError",),
     "tfncsn.schedules": ("InvalidSigmasError",), "tfncsn.distribute": ("StrategyError",),
     "tfncsn_export.exporter": ("ExportError",), "tfncsn_export.verify": ("VerificationError",),
-    "tfncsn.programs": ("SamplerError",),
+    "tfncsn.sampling.contract": ("SamplerError",),
     "tfncsn.training": ("CheckpointError", "TrainingDivergedError"),
 }
 

@@ -58,7 +58,7 @@ def requested_class() -> str | None:
 def guided(source, value: str, num_samples: int):
     """The source guided towards class `value` (or every class: `num_samples` each) by the
     run's classifier, and the labels [N]."""
-    from tfncsn import score_source
+    from tfncsn.sampling import score_source
     from tfncsn.models import noise_conditional_classifier as nets
     model, _ = nets.restore(FLAGS.workdir, source.dataset.element_shape)
     if value == "all":
@@ -80,7 +80,7 @@ def run() -> None:
     if label is not None and FLAGS.score != "model":
         raise ConfigError("--class guides a trained model's score; drop --score=exact")
     common.start_tensorflow()  # Only once the flags are known to be good.
-    from tfncsn import score_source
+    from tfncsn.sampling import score_source
     source = common.score_source()
     if extension == ".png" and len(source.dataset.element_shape) not in (1, 3):
         raise ConfigError("PNG output needs 2-D points or images; use .npy or .npz")

@@ -32,7 +32,10 @@ def run() -> None:
     # logical CPU devices can only be set up before TensorFlow makes any tensor.
     common.start_tensorflow()
     common.report_precision(config.precision)
-    from tfncsn import builders, distribute, programs, sampling, score_source, training
+    from tfncsn import builders, distribute, training
+    from tfncsn.sampling.contract import Problem
+    from tfncsn.sampling.stand_in import check_with_stand_in
+    from tfncsn.sampling.score_source import ScoreSource, draw
     from tfncsn.data.errors import explained
     strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices, FLAGS.tpu)
     dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)
@@ -40,9 +43,9 @@ def run() -> None:
     continuous = builders.make_continuous_objective(config)
     # The sampler of the snapshots and of later commands, checked before any training: its
     # options, and its steps traced with a stand-in score (the model may accept any sigma).
-    problem = programs.Problem(sigmas.numpy(), dataset.element_shape, dataset.prior_range,
-                               continuous_sigma=True, sde=continuous and continuous.sde)
-    sampling.check_with_stand_in(builders.make_program(config.sampler, problem))
+    problem = Problem(sigmas.numpy(), dataset.element_shape, dataset.prior_range,
+                      continuous_sigma=True, sde=continuous and continuous.sde)
+    check_with_stand_in(builders.make_program(config.sampler, problem))
 
     def save_config():
         """Once the model is built and the checkpoint restored: a failed start writes nothing."""
@@ -57,8 +60,8 @@ def run() -> None:
 
     def snapshot(model):
         """16 samples with the run's sampler from the current weights, as one image."""
-        source = score_source.ScoreSource.for_model(config, dataset, sigmas, model, "snapshot")
-        samples = score_source.draw(source, 16, config.train.seed).x.numpy()
+        source = ScoreSource.for_model(config, dataset, sigmas, model, "snapshot")
+        samples = draw(source, 16, config.train.seed).x.numpy()
         if samples.ndim == 4:
             return figures.image_grid(dataset.to_pixels(samples))
         box = dataset.prior_range

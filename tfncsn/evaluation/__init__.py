@@ -1,6 +1,7 @@
 """Evaluating a trained run: what to measure (`config`), doing it (`runner`), the report (`report`).
 
-    from tfncsn import evaluation, score_source
+    from tfncsn import evaluation
+    from tfncsn.sampling import score_source
     source = score_source.load(config, workdir)
     report = evaluation.evaluate(source, evaluation.EvalConfig(eval_metrics=("offline",)),
                                  "eval/report.json", workdir=workdir)

@@ -14,7 +14,7 @@ from tfncsn.config import ConfigError, check_settings, setting
 METRICS = ("heldout", "offline", "inception", "neighbours", "likelihood")
 AUTO_METRICS = ("heldout", "offline", "inception", "neighbours")  # likelihood: named only.
 LIKELIHOOD_PROBES = ("rademacher", "gaussian", "exact")  # tfncsn.likelihood.PROBES.
-# How the likelihood ODE scores a sigma between the trained levels (tfncsn.score_source).
+# How the likelihood ODE scores a sigma between the trained levels (tfncsn.sampling.score_source).
 LIKELIHOOD_LEVELS = ("continuous", "nearest")
 WEIGHTS_ENV = "TFNCSN_INCEPTION_WEIGHTS"
 CACHE_ENV = "TFNCSN_CACHE_DIR"

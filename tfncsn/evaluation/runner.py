@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 import tfncsn
-from tfncsn import builders, figures, score_source
+from tfncsn import builders, figures
 from tfncsn.config import ConfigError
 from tfncsn.data.errors import explained
 from tfncsn.evaluation import report
@@ -25,7 +25,8 @@ from tfncsn.metrics import (class_mix, fid, heldout, inception_score, kid, neigh
                             precision_recall)
 from tfncsn.metrics.inception import KERAS_FILE
 from tfncsn.progress import progress_bar
-from tfncsn.score_source import ScoreSource
+from tfncsn.sampling import score_source
+from tfncsn.sampling.score_source import ScoreSource
 
 NEIGHBOUR_ROWS = 8  # Samples shown in the nearest-neighbour figure.
 GRID_SAMPLES = 64  # Samples shown in the sample grid.

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfncsn.interfaces import Dataset
-from tfncsn.programs import Sampler
+from tfncsn.sampling import Sampler
 from tfncsn.schedules import check_schedule_args, validate_sigmas
 
 

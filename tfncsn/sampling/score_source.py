@@ -13,11 +13,14 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tfncsn import builders, conditioning, programs, sampling, sdes, seeds, training
+from tfncsn import builders, sdes, seeds, training
 from tfncsn.config import ConfigError, RunConfig, SamplerConfig
 from tfncsn.interfaces import Dataset, HasExactScore, ScoreFn
 from tfncsn.progress import progress_bar, step_callback
-from tfncsn.programs import Problem, Sampler
+from tfncsn.sampling.conditioning import LogProbFn, guided_score
+from tfncsn.sampling.contract import Problem, Sampler
+from tfncsn.sampling.options import option_fields
+from tfncsn.sampling.runner import Runner, SamplerOutput
 
 
 class NoExactScoreError(ConfigError):
@@ -112,17 +115,16 @@ def load(config: RunConfig, workdir: str | None, data_dir: str | None = None,
     return ScoreSource.for_model(config, dataset, sigmas, model, f"model at step {step}")
 
 
-def guided(source: ScoreSource, log_prob_fn: conditioning.LogProbFn, labels, scale: float,
+def guided(source: ScoreSource, log_prob_fn: LogProbFn, labels, scale: float,
            target: str) -> ScoreSource:
     """`source` with classifier guidance towards `labels` [N] at `scale` in both of its score
     functions (`conditioning.guided_score`; Song et al. 2021, eq. 14); `target` names the
     class(es) in the description."""
     sigmas = source.sigmas.numpy()
-    level_fn = conditioning.guided_score(source.score_fn, log_prob_fn, labels, scale, "level",
-                                         sigmas)
+    level_fn = guided_score(source.score_fn, log_prob_fn, labels, scale, "level", sigmas)
     sigma_fn = (None if source.sigma_score_fn is None else
-                conditioning.guided_score(source.sigma_score_fn, log_prob_fn, labels, scale,
-                                          "sigma", sigmas))
+                guided_score(source.sigma_score_fn, log_prob_fn, labels, scale, "sigma",
+                             sigmas))
     return dataclasses.replace(
         source, score_fn=level_fn, sigma_score_fn=sigma_fn,
         description=f"{source.description}, guided by the classifier (scale {scale:g}) to "
@@ -130,9 +132,9 @@ def guided(source: ScoreSource, log_prob_fn: conditioning.LogProbFn, labels, sca
 
 
 def run_program(source: ScoreSource, program: Sampler, num_samples: int, seed: int,
-                keep_every: int = 0, label: str = "sample") -> sampling.SamplerOutput:
+                keep_every: int = 0, label: str = "sample") -> SamplerOutput:
     """Runs `program` on the source's score with a progress bar (contract checked first)."""
-    runner = sampling.Runner(program, source.score_for(program))
+    runner = Runner(program, source.score_for(program))
     rng = seeds.generator(seed)
     runner.check(rng, num_samples)
     with progress_bar(program.num_steps, label) as bar:
@@ -141,12 +143,12 @@ def run_program(source: ScoreSource, program: Sampler, num_samples: int, seed: i
 
 def draw(source: ScoreSource, num_samples: int, seed: int, keep_every: int = 0,
          sampler_name: str | None = None, steps_per_level: int | None = None
-         ) -> sampling.SamplerOutput:
+         ) -> SamplerOutput:
     """Samples with the run's sampler, or with `sampler_name` given the run's options that
     it shares (and `steps_per_level`), from the sampler's prior with a progress bar."""
     config = source.config.sampler
     if sampler_name is not None and sampler_name != config.name:
-        fields = programs.option_fields(builders.make_sampler(sampler_name).Options)
+        fields = option_fields(builders.make_sampler(sampler_name).Options)
         config = SamplerConfig(sampler_name, {k: v for k, v in config.options.items()
                                               if k in fields})
     if steps_per_level is not None:

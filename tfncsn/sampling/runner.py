@@ -1,4 +1,4 @@
-"""Runs a step program (`tfncsn.programs.Sampler`): eagerly with progress, or inside a graph.
+"""Runs a step program (`contract.Sampler`): eagerly with progress, or inside a graph.
 
 Both runners draw the randomness from one `tf.random.Generator` in the same
 order: the prior (x), then for each step k the program's `noise` entries in
@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, NamedTuple
 
-import numpy as np
 import tensorflow as tf
 
-from tfncsn import seeds
-from tfncsn.programs import (Noise, Prior, Problem, Sampler, SamplerError, ScoreFn, State, build,
-                             check_step_result, label_of, last_line)
+from tfncsn.interfaces import ScoreFn
+from tfncsn.sampling.checks import check_step_result
+from tfncsn.sampling.contract import Noise, Prior, Sampler, SamplerError, State, label_of, last_line
 
 Callback = Callable[[dict[str, Any]], None]
 DEFAULT_STEPS_PER_CALL = 10
@@ -107,7 +106,7 @@ class Runner:
     def check(self, rng: tf.random.Generator, num_samples: int) -> None:
         """Traces the steps on the run's shapes (`num_samples` examples) with `rng`, the
         generator the run will use, so the run reuses the trace; a step that fails or returns
-        a state of other names, shapes or dtypes (`programs.check_step_result`) stops here,
+        a state of other names, shapes or dtypes (`checks.check_step_result`) stops here,
         before any work, with one line naming the plugin."""
         program = self.program
         specs = {name: tf.TensorSpec([num_samples] + ([] if per == "example"
@@ -155,31 +154,3 @@ class Runner:
 def _with_type(error: Exception) -> str:
     line = last_line(error)
     return line if line.startswith(type(error).__name__) else f"{type(error).__name__}: {line}"
-
-
-# The problem a sampler plugin is tried on when checked (`tfncsn plugins --load`): the 2-D
-# toy's ten levels.
-TRIAL_PROBLEM = Problem(sigmas=np.geomspace(20.0, 1.0, 10), element_shape=(2,),
-                        prior_range=(-8.0, 8.0), continuous_sigma=True)
-TRIAL_BATCH = 4
-
-
-def check_with_stand_in(program: Sampler, num_samples: int = TRIAL_BATCH) -> None:
-    """`Runner.check` with the exact score of N(0, I) data in place of a model: the program's
-    steps traced on its real shapes before a model exists (e.g. before training)."""
-    sigmas = tf.constant(program.problem.sigmas)
-
-    def at_sigma(x, sigma):
-        shape = tf.concat([tf.shape(x)[:1], tf.ones([tf.rank(x) - 1], tf.int32)], 0)
-        return -x / (1.0 + tf.reshape(tf.square(sigma), shape))
-
-    score_fn = at_sigma if program.score_input == "sigma" else \
-        (lambda x, level: at_sigma(x, tf.gather(sigmas, level)))
-    Runner(program, score_fn).check(seeds.generator(0), num_samples)
-
-
-def try_sampler(sampler_class: type, name: str) -> None:
-    """Builds the sampler with its default options for `TRIAL_PROBLEM` and traces its steps:
-    the contract checks a run makes, on a small problem. Raises `SamplerError` (a ValueError)
-    with the reason."""
-    check_with_stand_in(build(sampler_class, {}, TRIAL_PROBLEM, name))

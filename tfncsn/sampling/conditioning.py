@@ -32,7 +32,9 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
-from tfncsn.programs import Noise, Sampler, SamplerError, ScoreFn, check_step_result
+from tfncsn.interfaces import ScoreFn
+from tfncsn.sampling.checks import check_step_result
+from tfncsn.sampling.contract import Noise, Sampler, SamplerError
 
 # log_prob_fn(x [N, ...], sigma float32 [N], labels int32 [N]) -> log p(labels | x, sigma) [N].
 LogProbFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tf.Tensor]
