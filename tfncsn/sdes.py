@@ -115,10 +115,18 @@ class SDE(abc.ABC):
 
     def sigma_grid(self, t: np.ndarray) -> np.ndarray:
         """std(t) at float64 times t, as float64 NumPy (the score model's noise input)."""
-        return self.marginal(tf.constant(t, tf.float64))[1].numpy()
+        return on_grid(lambda times: self.marginal(times)[1], t)
 
 
 # The helpers below are written once for every SDE.
+
+
+def on_grid(fn: Callable[..., Any], *times) -> Any:
+    """fn(*times) with the times as float64 tensors, evaluated eagerly even while a graph is
+    traced (a sampler built inside the export's trace), as float64 NumPy arrays."""
+    with tf.init_scope():
+        out = fn(*(tf.constant(np.asarray(t, np.float64)) for t in times))
+        return tf.nest.map_structure(np.asarray, out)
 
 
 def expand(values: tf.Tensor, x: tf.Tensor) -> tf.Tensor:

@@ -168,8 +168,8 @@ class _SDEProgram(Sampler):
         else:
             self.times = sdes.time_grid(self.sde, options.num_steps or DEFAULT_SDE_STEPS)
             self.grid = _float32(self.sde.sigma_grid(self.times))
-            self._mean_scale_last = _float32(self.sde.mean_scale_at_std(
-                tf.constant(self.grid[-1:], tf.float64)))[0]
+            self._mean_scale_last = _float32(sdes.on_grid(self.sde.mean_scale_at_std,
+                                                           self.grid[-1:]))[0]
         self._drift, self._drop = self._coefficients()
         self._grid_t = tf.constant(self.grid)
         self._keep_t = tf.constant(np.float32(1.0) - self._drift)
@@ -182,7 +182,7 @@ class _SDEProgram(Sampler):
         if self.sde is None:
             return (np.zeros(len(self.grid) - 1, np.float32),
                     np.square(self.grid[:-1]) - np.square(self.grid[1:]))
-        c, g = self.sde.reverse_step(tf.constant(self.times[:-1]), tf.constant(self.times[1:]))
+        c, g = sdes.on_grid(self.sde.reverse_step, self.times[:-1], self.times[1:])
         return _float32(c), _float32(np.square(g))
 
     @property
@@ -201,6 +201,12 @@ class _SDEProgram(Sampler):
     @property
     def step_sigmas(self) -> np.ndarray:
         return self.grid[:-1]
+
+    @property
+    def step_mean_scales(self) -> np.ndarray:
+        if self.sde is None:
+            return super().step_mean_scales
+        return _float32(sdes.on_grid(self.sde.marginal, self.times[:-1])[0])
 
     def score_at(self, score_fn, x, i):
         """s(x, grid[i]); i is an int32 scalar tensor."""
@@ -324,7 +330,7 @@ class ProbabilityFlowODE(_SDEProgram):
         second order; for NCSN's levels the same as the reverse diffusion's (exact for VE)."""
         if self.sde is None:
             return super()._coefficients()
-        drift, g2 = self.sde.integrals(tf.constant(self.times[:-1]), tf.constant(self.times[1:]))
+        drift, g2 = sdes.on_grid(self.sde.integrals, self.times[:-1], self.times[1:])
         return _float32(drift), _float32(g2)
 
     @property
@@ -384,8 +390,8 @@ class AncestralSampling(_SDEProgram):
             a, b = np.ones_like(self._drop), self._drop
             c = np.sqrt(var_to * self._drop / var_from)
         else:
-            a, b, c = (_float32(v) for v in self.sde.ancestral_step(
-                tf.constant(self.times[:-1]), tf.constant(self.times[1:])))
+            a, b, c = (_float32(v) for v in sdes.on_grid(
+                self.sde.ancestral_step, self.times[:-1], self.times[1:]))
         self._a, self._b, self._c = tf.constant(a), tf.constant(b), tf.constant(c)
 
     @property

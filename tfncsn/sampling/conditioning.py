@@ -1,7 +1,8 @@
 """Conditionings of any sampler: inpainting, colorization and classifier guidance.
 
 `Inpainting(sampler, y, mask)` (Algorithm 2 of Song & Ermon 2019) is itself a
-step program: it carries the current observation y~ = y + sigma z in its state,
+step program: it carries the current observation y~ = m y + sigma z in its state (m = 1
+but on an SDE such as VP, whose x_t = m x0 + sigma z),
 draws a fresh z whenever the wrapped sampler enters a new noise level (its
 `steps_per_level`), and imposes y~ on the known coordinates before and after
 every step of the wrapped sampler:
@@ -33,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfncsn.interfaces import ScoreFn
+from tfncsn.sdes import SDE
 from tfncsn.sampling.checks import check_step_result
 from tfncsn.sampling.contract import Noise, Sampler, SamplerError
 
@@ -75,6 +77,7 @@ class Inpainting(Sampler):
         self.y = tf.convert_to_tensor(y, tf.float32)
         self.mask = tf.broadcast_to(tf.cast(mask, tf.float32), tf.shape(self.y))
         self._step_sigmas = tf.constant(np.asarray(sampler.step_sigmas, np.float32))
+        self._step_mean_scales = tf.constant(np.asarray(sampler.step_mean_scales, np.float32))
         self.basis = None if basis is None else check_basis(basis, self.y.shape[-1])
 
     plugin_label = property(lambda self: self.inner.plugin_label)
@@ -83,6 +86,7 @@ class Inpainting(Sampler):
     score_input = property(lambda self: self.inner.score_input)
     steps_per_level = property(lambda self: self.inner.steps_per_level)
     step_sigmas = property(lambda self: self.inner.step_sigmas)
+    step_mean_scales = property(lambda self: self.inner.step_mean_scales)
     has_finish = property(lambda self: self.inner.has_finish)
     score_evaluations = property(lambda self: self.inner.score_evaluations)
 
@@ -105,7 +109,8 @@ class Inpainting(Sampler):
 
     def step(self, score_fn, state, k, noise):
         new_level = k % self.inner.steps_per_level == 0
-        fresh = self.y + self._step_sigmas[k] * noise[OBSERVATION_NOISE]
+        fresh = (self._step_mean_scales[k] * self.y
+                 + self._step_sigmas[k] * noise[OBSERVATION_NOISE])
         y_tilde = tf.where(new_level, fresh, state[OBSERVATION_STATE])
         inner_state = {name: state[name] for name in self.inner.state}
         inner_state["x"] = self.impose(state["x"], y_tilde)
@@ -160,7 +165,7 @@ class Colorization(Inpainting):
 
 
 def guided_score(score_fn: ScoreFn, log_prob_fn: LogProbFn, labels, scale: float,
-                 score_input: str, sigmas) -> ScoreFn:
+                 score_input: str, sigmas, sde: SDE | None = None) -> ScoreFn:
     """Classifier guidance: the score of p(x | y) up to the guidance scale,
 
         s(x, sigma) + scale * grad_x log p(y | x, sigma)
@@ -177,6 +182,9 @@ def guided_score(score_fn: ScoreFn, log_prob_fn: LogProbFn, labels, scale: float
       scale: the guidance scale (0: unconditional).
       score_input: `Sampler.score_input`.
       sigmas: float32 [L], the trained levels (used when score_input is "level").
+      sde: the run's SDE, or None for NCSN's levels. The classifier is trained on x0 + sigma z;
+        on an SDE x_t = m x0 + std z it sees x_t / m at sigma = std / m (the chain rule's 1/m
+        comes with the gradient).
     """
     sigmas = tf.constant(np.asarray(sigmas, np.float32))
     labels = tf.convert_to_tensor(labels, tf.int32)
@@ -185,8 +193,14 @@ def guided_score(score_fn: ScoreFn, log_prob_fn: LogProbFn, labels, scale: float
         sigma = tf.gather(sigmas, noise) if score_input == "level" else noise
         with tf.GradientTape() as tape:
             tape.watch(x)
+            seen, seen_sigma = x, sigma
+            if sde is not None:
+                mean_scale = sde.mean_scale_at_std(sigma)
+                seen = x / tf.reshape(mean_scale, [-1] + [1] * (len(x.shape) - 1))
+                seen_sigma = sigma / mean_scale
             # The sum's gradient is each example's own: the examples are independent.
-            total = tf.reduce_sum(log_prob_fn(x, sigma, tf.broadcast_to(labels, tf.shape(x)[:1])))
+            total = tf.reduce_sum(log_prob_fn(seen, seen_sigma,
+                                              tf.broadcast_to(labels, tf.shape(x)[:1])))
         gradient = tape.gradient(total, x)
         return score_fn(x, noise) + scale * gradient
 

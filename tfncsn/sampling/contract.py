@@ -178,6 +178,12 @@ class Sampler(abc.ABC):
         progress and docs)."""
 
     @property
+    def step_mean_scales(self) -> np.ndarray:
+        """float32 [K]: the mean scale m of the state when step k begins, x_t = m x0 + sigma z
+        (1 except on an SDE such as VP); conditioning perturbs an observation y as m y + sigma z."""
+        return np.ones(self.num_steps, np.float32)
+
+    @property
     def has_finish(self) -> bool:
         """True when `finish` computes something (the export then writes a finish graph)."""
         return False

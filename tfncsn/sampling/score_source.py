@@ -121,10 +121,11 @@ def guided(source: ScoreSource, log_prob_fn: LogProbFn, labels, scale: float,
     functions (`conditioning.guided_score`; Song et al. 2021, eq. 14); `target` names the
     class(es) in the description."""
     sigmas = source.sigmas.numpy()
-    level_fn = guided_score(source.score_fn, log_prob_fn, labels, scale, "level", sigmas)
+    sde = builders.make_sde(source.config)
+    level_fn = guided_score(source.score_fn, log_prob_fn, labels, scale, "level", sigmas, sde)
     sigma_fn = (None if source.sigma_score_fn is None else
                 guided_score(source.sigma_score_fn, log_prob_fn, labels, scale, "sigma",
-                             sigmas))
+                             sigmas, sde))
     return dataclasses.replace(
         source, score_fn=level_fn, sigma_score_fn=sigma_fn,
         description=f"{source.description}, guided by the classifier (scale {scale:g}) to "
