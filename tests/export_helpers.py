@@ -4,6 +4,8 @@ TensorFlow, and the TensorFlow trajectory of a program on NumPy draws."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import onnx
@@ -12,10 +14,11 @@ import tensorflow as tf
 
 from conftest import REPO
 from tfncsn.sampling.runner import draw_noise, initial_state
-from tfncsn_runtime import onnx_sample
+import tfncsn_runtime
 
-# Run as a script from the checkout: the file needs no package and no tfncsn.
-SCRIPT = REPO / "export" / "tfncsn_runtime" / "onnx_sample.py"
+# The reader's command line as users run it, here from the checkout's export/ folder (as from
+# a copy of the package) with tfncsn and TensorFlow blocked: it needs neither.
+RUNTIME = [sys.executable, "-m", "tfncsn_runtime"]
 
 
 def blocked_env(tmp_path, names=("tensorflow", "keras", "tfncsn", "tfncsn_plugins")):
@@ -24,17 +27,25 @@ def blocked_env(tmp_path, names=("tensorflow", "keras", "tfncsn", "tfncsn_plugin
     for name in names:
         (shadow / name).mkdir(parents=True, exist_ok=True)
         (shadow / name / "__init__.py").write_text(
-            f"raise ImportError('{name} is blocked: onnx_sample.py must not need it')\n")
+            f"raise ImportError('{name} is blocked: tfncsn_runtime must not need it')\n")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["PYTHONPATH"] = str(shadow)  # Searched before site-packages and the editable finder.
     return env
 
 
+def run_runtime(tmp_path, *args, timeout=600) -> subprocess.CompletedProcess:
+    """`python -m tfncsn_runtime ARGS` with `blocked_env` and export/ on the path."""
+    env = blocked_env(tmp_path)
+    env["PYTHONPATH"] += os.pathsep + str(REPO / "export")
+    return subprocess.run([*RUNTIME, *map(str, args)], text=True, capture_output=True, env=env,
+                          timeout=timeout)
+
+
 class NumpyAsTF:
-    """onnx_sample's NumPy noise behind the `tf.random.Generator` calls the TF runner makes."""
+    """tfncsn_runtime's NumPy noise behind the `tf.random.Generator` calls the TF runner makes."""
 
     def __init__(self, seed):
-        self.noise = onnx_sample.NumpyNoise(seed)
+        self.noise = tfncsn_runtime.NumpyNoise(seed)
 
     def normal(self, shape, dtype=None):
         return tf.constant(self.noise.normal([int(d) for d in shape]))

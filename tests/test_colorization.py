@@ -166,7 +166,8 @@ def test_grayscale_on_a_one_channel_dataset_is_one_line():
 def test_the_export_writes_colorize_graphs_that_follow_tensorflow(rgb_run, tmp_path):
     """colorize_step/finish.onnx: the colour basis is a graph constant, y and mask inputs as
     for inpainting; looped by the runtime they follow the TF program and keep the gray."""
-    from export_helpers import onnx_sample, tf_trajectory
+    import tfncsn_runtime
+    from export_helpers import tf_trajectory
     from tfncsn import builders, config as run_config, training
     from tfncsn.config import SamplerConfig
     from tfncsn.sampling.score_source import ScoreSource
@@ -174,7 +175,7 @@ def test_the_export_writes_colorize_graphs_that_follow_tensorflow(rgb_run, tmp_p
     export = tmp_path / "export"
     run_cli("export", f"--workdir={workdir}", f"--data_dir={folder}", f"--output={export}",
             "--steps_per_level=2", "--denoise")
-    exported = onnx_sample.load(str(export))
+    exported = tfncsn_runtime.load(str(export))
     spec = exported.meta["programs"]["colorize"]
     assert spec["inputs"] == ["y", "mask"] and spec["finish"] == "colorize_finish.onnx"
     np.testing.assert_allclose(spec["basis"], COLOUR_BASIS)
@@ -191,7 +192,7 @@ def test_the_export_writes_colorize_graphs_that_follow_tensorflow(rgb_run, tmp_p
     tf_x, _ = tf_trajectory(Colorization(program, gray), source.score_for(program), 2, seed=5)
     y = np.repeat(gray, 3, axis=-1)
     onnx_x = exported.program("colorize").run(
-        2, onnx_sample.NumpyNoise(5), inputs={"y": y, "mask": np.broadcast_to(COLOUR_MASK,
+        2, tfncsn_runtime.NumpyNoise(5), inputs={"y": y, "mask": np.broadcast_to(COLOUR_MASK,
                                                                                y.shape)})
     np.testing.assert_allclose(onnx_x, tf_x, atol=1e-4, rtol=1e-4)
     np.testing.assert_allclose(luminance(onnx_x), gray, atol=1e-5)

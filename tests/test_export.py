@@ -1,4 +1,4 @@
-"""`tfncsn export` and tfncsn_runtime.onnx_sample: the exported contract of docs/export.md.
+"""`tfncsn export` and tfncsn_runtime: the exported contract of docs/export.md.
 
 Two runs are trained once per module: the 2-D toy (MLP, 8000 steps, good enough
 for the paper's mode weights) and a tiny CondRefineNetDilated (ngf 8) on the
@@ -21,15 +21,16 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
+import tfncsn_runtime
 from conftest import error_line, run_cli
-from export_helpers import (SCRIPT, blocked_env, check_float16_network, onnx_sample,
-                            tf_trajectory)
+from export_helpers import blocked_env, check_float16_network, run_runtime, tf_trajectory
 from tfncsn import builders, config as run_config, training
 from tfncsn.config import SamplerConfig
 from tfncsn.sampling.conditioning import Inpainting
 from tfncsn.sampling.score_source import ScoreSource
 from tfncsn_export import Tolerance, exporter, verify
 from tfncsn.gaussian_mixture import paper_toy
+from tfncsn_runtime import masks
 
 TOLERANCE = Tolerance()  # The documented default: atol 1e-4, rtol 1e-4.
 TOY_STEPS = 8000
@@ -100,9 +101,8 @@ def tf_program(workdir, export):
     return program, source.score_for(program), meta
 
 
-def onnx_sample_cli(tmp_path, *args, check=True):
-    proc = subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], text=True,
-                          capture_output=True, env=blocked_env(tmp_path), timeout=600)
+def runtime_cli(tmp_path, *args, check=True):
+    proc = run_runtime(tmp_path, *args)
     if check:
         assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
@@ -211,8 +211,8 @@ def test_keras_savedmodel_and_onnx_agree(run, request, tmp_path):
             x=tf.constant(xs), level=tf.constant(levels))["score"].numpy(), keras_score)
         assert_close(f"{run} ONNX vs Keras",
                      session.run(["score"], {"x": xs, "level": levels})[0], keras_score)
-    assert "golden check passed" in onnx_sample_cli(tmp_path, f"--model={export}",
-                                                    "--check").stdout
+    assert "golden check passed" in runtime_cli(tmp_path, f"--model={export}",
+                                                "--check").stdout
 
 
 def test_the_float16_condrefinenet_stays_within_its_tolerance(digits, tmp_path):
@@ -222,11 +222,11 @@ def test_the_float16_condrefinenet_stays_within_its_tolerance(digits, tmp_path):
                           onnx.load(export / "model.float16.onnx"),
                           golden["x"], golden["level"], golden["score"])
     assert "float16 ONNX vs Keras: max abs diff" in stdout
-    assert "golden check of model.float16.onnx passed" in onnx_sample_cli(
+    assert "golden check of model.float16.onnx passed" in runtime_cli(
         tmp_path, f"--model={export}", "--check").stdout
-    with pytest.raises(onnx_sample.SampleError, match="'sample_step.onnx' is not a score "
+    with pytest.raises(tfncsn_runtime.SampleError, match="'sample_step.onnx' is not a score "
                        "network of this export"):
-        onnx_sample.load(str(export)).score(golden["x"], golden["level"], "sample_step.onnx")
+        tfncsn_runtime.load(str(export)).score(golden["x"], golden["level"], "sample_step.onnx")
 
 
 def test_savedmodel_sample_signature(toy, tmp_path):
@@ -275,7 +275,7 @@ def test_savedmodel_needs_tensorflow_only(digits, tmp_path):
     assert proc.stdout.strip() == "(2, 8, 8, 1) True True", proc.stdout
 
 
-# ----------------------------------------------------------------------------- onnx_sample.py
+# ----------------------------------------------------------------------------- tfncsn_runtime
 
 
 def test_onnx_sampler_runs_without_tensorflow_and_gets_the_mode_weights(toy, tmp_path):
@@ -284,8 +284,8 @@ def test_onnx_sampler_runs_without_tensorflow_and_gets_the_mode_weights(toy, tmp
                              text=True, env=blocked_env(tmp_path))
     assert blocked.returncode != 0 and "is blocked" in blocked.stderr  # The guard works.
     npy, png = tmp_path / "samples.npy", tmp_path / "samples.png"
-    proc = onnx_sample_cli(tmp_path, f"--model={export}", "--num_samples=1280",
-                           f"--output={npy}", "--seed=0", "--batch_size=512")
+    proc = runtime_cli(tmp_path, f"--model={export}", "--num_samples=1280",
+                       f"--output={npy}", "--seed=0", "--batch_size=512")
     assert "onnx_sample: 100% (3000/3000 steps)" in proc.stderr  # 3 batches x 1000 steps.
     samples = np.load(npy)
     assert samples.shape == (1280, 2) and samples.dtype == np.float32
@@ -294,8 +294,8 @@ def test_onnx_sampler_runs_without_tensorflow_and_gets_the_mode_weights(toy, tmp
     modes = toy_mixture.nearest_component(samples)
     for k, mean in enumerate(toy_mixture.means):
         assert np.all(np.abs(samples[modes == k].mean(axis=0) - mean) < 0.5)
-    onnx_sample_cli(tmp_path, f"--model={export / 'model.onnx'}", "--num_samples=200",
-                    f"--output={png}", "--quiet")
+    runtime_cli(tmp_path, f"--model={export / 'model.onnx'}", "--num_samples=200",
+                f"--output={png}", "--quiet")
     image = np.asarray(Image.open(png))
     assert image.shape == (320, 320) and (image < 100).sum() > 200  # Dots were drawn.
 
@@ -303,17 +303,17 @@ def test_onnx_sampler_runs_without_tensorflow_and_gets_the_mode_weights(toy, tmp
 @pytest.mark.parametrize("variant", ["annealed_paper", "annealed_reference_denoise", "langevin",
                                      "pc", "ode", "ode_euler"])
 def test_looped_step_graph_follows_the_tensorflow_trajectory(toy, toy_variants, variant):
-    """onnx_sample's loop of the exported step graph vs the TF program, identical noise."""
+    """tfncsn_runtime's loop of the exported step graph vs the TF program, identical noise."""
     program, score_fn, meta = tf_program(toy[0], toy_variants / variant)
     tf_x, tf_states = tf_trajectory(program, score_fn, 64, seed=11)
-    exported = onnx_sample.load(str(toy_variants / variant))
+    exported = tfncsn_runtime.load(str(toy_variants / variant))
     onnx_states = []
 
     class Record:
         def advance(self, steps):
             onnx_states.append(None)
 
-    onnx_x = exported.sample(64, onnx_sample.NumpyNoise(11), progress=Record())
+    onnx_x = exported.sample(64, tfncsn_runtime.NumpyNoise(11), progress=Record())
     assert len(onnx_states) == len(tf_states) == program.num_steps
     assert_close(f"ONNX vs TF {variant}, {program.num_steps} steps", onnx_x, tf_x)
 
@@ -323,9 +323,9 @@ def test_looped_inpainting_follows_the_tensorflow_trajectory_and_keeps_known_pix
     program, score_fn, meta = tf_program(workdir, export)
     gen = np.random.default_rng(3)
     y = gen.uniform(size=(2, 8, 8, 1)).astype(np.float32)
-    mask = np.broadcast_to(onnx_sample.make_mask("center", (8, 8, 1)), y.shape)
+    mask = np.broadcast_to(masks.make_mask("center", (8, 8, 1)), y.shape)
     tf_x, _ = tf_trajectory(Inpainting(program, y, mask), score_fn, 2, seed=5)
-    onnx_x = onnx_sample.load(str(export)).inpaint(y, mask, onnx_sample.NumpyNoise(5))
+    onnx_x = tfncsn_runtime.load(str(export)).inpaint(y, mask, tfncsn_runtime.NumpyNoise(5))
     assert_close("ONNX vs TF inpainting (40 steps + denoise)", onnx_x, tf_x)
     known = mask.astype(bool)
     np.testing.assert_array_equal(onnx_x[known], y[known])  # Denoised: y itself.
@@ -334,21 +334,21 @@ def test_looped_inpainting_follows_the_tensorflow_trajectory_and_keeps_known_pix
 def test_image_sampling_and_inpainting_without_tensorflow(digits, tmp_path):
     _, export, _ = digits
     grid = tmp_path / "grid.png"
-    onnx_sample_cli(tmp_path, f"--model={export}", "--num_samples=4", f"--output={grid}",
-                    "--quiet")
+    runtime_cli(tmp_path, f"--model={export}", "--num_samples=4", f"--output={grid}",
+                "--quiet")
     assert Image.open(grid).size == (2 + 2 * 34, 2 + 2 * 34)  # 2x2 grid of 8x8 images x 4.
     images = np.random.default_rng(0).uniform(size=(3, 8, 8, 1)).astype(np.float32)
     np.save(tmp_path / "images.npy", images)
     output = tmp_path / "inpainted.npy"
-    onnx_sample_cli(tmp_path, f"--model={export}", f"--images={tmp_path / 'images.npy'}",
-                    "--mask=left_half", "--num_completions=2", f"--output={output}", "--quiet")
+    runtime_cli(tmp_path, f"--model={export}", f"--images={tmp_path / 'images.npy'}",
+                "--mask=left_half", "--num_completions=2", f"--output={output}", "--quiet")
     completions = np.load(output)
     assert completions.shape == (3, 2, 8, 8, 1)
     known = np.repeat(images[:, None], 2, axis=1)[..., :, 4:, :]
     np.testing.assert_allclose(completions[..., :, 4:, :], known, atol=1e-6)  # Denoised: y.
     png = tmp_path / "inpainted.png"
-    onnx_sample_cli(tmp_path, f"--model={export}", f"--images={tmp_path / 'images.npy'}",
-                    "--mask=center", "--num_completions=2", f"--output={png}", "--quiet")
+    runtime_cli(tmp_path, f"--model={export}", f"--images={tmp_path / 'images.npy'}",
+                "--mask=center", "--num_completions=2", f"--output={png}", "--quiet")
     assert Image.open(png).size == (2 + 4 * 34, 2 + 3 * 34)  # Rows: image | masked | 2 done.
 
 
@@ -358,25 +358,25 @@ def test_stripped_onnx_metadata_falls_back_to_metadata_json_and_vice_versa(toy, 
     copy.mkdir()
     for name in ["model.onnx", "golden.npz", *PROGRAM_FILES]:
         (copy / name).write_bytes((export / name).read_bytes())
-    with_props = onnx_sample.load(str(copy / "model.onnx"))  # No metadata.json: the props.
+    with_props = tfncsn_runtime.load(str(copy / "model.onnx"))  # No metadata.json: the props.
     assert with_props.meta["programs"] == json.loads((export / "metadata.json").read_text()
                                                      )["programs"]
     stripped = onnx.load(str(copy / "model.onnx"))
     del stripped.metadata_props[:]
     onnx.save(stripped, str(copy / "model.onnx"))
     (copy / "metadata.json").write_bytes((export / "metadata.json").read_bytes())
-    assert "golden check passed" in onnx_sample_cli(tmp_path, f"--model={copy / 'model.onnx'}",
-                                                    "--check").stdout
+    assert "golden check passed" in runtime_cli(tmp_path, f"--model={copy / 'model.onnx'}",
+                                                "--check").stdout
 
 
 def test_score_checks_its_inputs(toy):
-    exported = onnx_sample.load(str(toy[1]))
+    exported = tfncsn_runtime.load(str(toy[1]))
     x = np.zeros((2, 2), np.float32)
     for level, message in (([-1, 0], "level must be 2 integers in"), ([0, 10], r"\[0, 10\)"),
                            ([0.5, 1], "level must be")):
-        with pytest.raises(onnx_sample.SampleError, match=message):
+        with pytest.raises(tfncsn_runtime.SampleError, match=message):
             exported.score(x, np.array(level))
-    with pytest.raises(onnx_sample.SampleError, match=r"N >= 1"):
+    with pytest.raises(tfncsn_runtime.SampleError, match=r"N >= 1"):
         exported.score(np.zeros((0, 2), np.float32), np.zeros(0, np.int32))
     assert exported.score(x, np.array([0, 9])).shape == (2, 2)
 
@@ -429,13 +429,13 @@ def bad_files(toy, tmp_path_factory):
     (["--model={bad}/golden", "--check"], "golden check failed: max abs diff"),
     (["--model={toy}", "--output={tmp}/s.npy", "--seed=x"], "invalid int value"),
 ])
-def test_onnx_sample_bad_input_gives_one_line(toy, digits, toy_variants, bad_files, tmp_path,
-                                              args, expected):
+def test_runtime_bad_input_gives_one_line(toy, digits, toy_variants, bad_files, tmp_path,
+                                          args, expected):
     paths = {"{toy}": str(toy[1]), "{digits}": str(digits[1]), "{bad}": str(bad_files),
              "{tmp}": str(tmp_path), "{ode}": str(toy_variants / "ode")}
     for key, value in paths.items():
         args = [a.replace(key, value) for a in args]
-    line = one_line_error(onnx_sample_cli(tmp_path, *args, check=False))
+    line = one_line_error(runtime_cli(tmp_path, *args, check=False))
     assert expected in line, line
 
 

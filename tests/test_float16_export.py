@@ -8,8 +8,6 @@ run, read back by tfncsn_runtime.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import onnx
@@ -17,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import error_line, run_cli
-from export_helpers import SCRIPT, blocked_env, check_float16_network
+from export_helpers import check_float16_network, run_runtime
 from tfncsn import builders
 from tfncsn_export import exporter, float16
 
@@ -59,8 +57,7 @@ def test_export_writes_checks_and_describes_the_float16_network(toy_run, tmp_pat
     assert props["graph"] == "model.float16.onnx" and props["float16"] == meta["float16"]
 
     # The runtime, without TensorFlow, checks both networks on the golden pair.
-    check = subprocess.run([sys.executable, str(SCRIPT), f"--model={output}", "--check"],
-                           text=True, capture_output=True, env=blocked_env(tmp_path), timeout=300)
+    check = run_runtime(tmp_path, f"--model={output}", "--check", timeout=300)
     assert check.returncode == 0, check.stderr
     lines = check.stdout.splitlines()
     assert lines[0].startswith("golden check passed on 20 inputs")

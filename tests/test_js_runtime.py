@@ -5,7 +5,7 @@ One toy export per module (configs/toy.cfg trained for 4000 steps, which puts th
 `reference` step convention and the denoising step, 300 steps in all); `node --test
 export/js/test/` then checks the golden pair, the mode weight, inpainting, progress,
 cancellation and the errors of a wrong export, and replays draws recorded here from
-export/tfncsn_runtime/onnx_sample.py to check that both loops agree.
+tfncsn_runtime (the Python reader) to check that both loops agree.
 """
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ import subprocess
 import numpy as np
 import pytest
 
+import tfncsn_runtime
 from conftest import run_cli
 from runtime_helpers import JS, node_or_skip
-from tfncsn_runtime import onnx_sample
 
 TOY_TRAIN_STEPS = 4000
 TOY_EXPORT_FLAGS = ("--steps_per_level=30", "--step_convention=reference", "--denoise")
 REPLAY_TOLERANCE = 1e-3  # atol = rtol after 300 steps: ONNX Runtime 1.30 (Node) vs the wheel's.
 
 
-class RecordingNoise(onnx_sample.NumpyNoise):
-    """onnx_sample's NumPy noise that keeps every draw, in order."""
+class RecordingNoise(tfncsn_runtime.NumpyNoise):
+    """tfncsn_runtime's NumPy noise that keeps every draw, in order."""
 
     def __init__(self, seed):
         super().__init__(seed)
@@ -60,9 +60,9 @@ def toy_export(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def replay(toy_export, tmp_path_factory):
-    """Draws and results of onnx_sample.py for a sample run and an inpainting run."""
+    """Draws and results of tfncsn_runtime for a sample run and an inpainting run."""
     root = tmp_path_factory.mktemp("js_replay")
-    export = onnx_sample.load(str(toy_export))
+    export = tfncsn_runtime.load(str(toy_export))
     runs = []
     noise = RecordingNoise(seed=5)
     samples = export.sample(8, noise, batch_size=3)

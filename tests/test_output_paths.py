@@ -1,6 +1,6 @@
 """Issue 31.5: an output that cannot be written ends, before any work, in one line naming
 its flag, and a failed command leaves the file system as it found it. The reader
-(tfncsn_runtime) and the CLI share one check (tfncsn_runtime.onnx_sample.check_output)."""
+(tfncsn_runtime) and the CLI share one check (tfncsn_runtime.output_paths.check_output)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import REPO, error_line, run_cli
-from tfncsn_runtime import onnx_sample
+from conftest import error_line, run_cli
+from tfncsn_runtime import output_paths
 
-SCRIPT = REPO / "export" / "tfncsn_runtime" / "onnx_sample.py"  # The reader as one file.
+RUNTIME = [sys.executable, "-m", "tfncsn_runtime"]  # The reader's command line.
 TOY = ("--flagfile=configs/toy.cfg", "--score=exact", "--num_samples=4")
 
 # (output, what the line says); {tmp} is a folder holding a file named "file".
@@ -49,7 +49,7 @@ def assert_unchanged(place, before):
 def test_the_reader_refuses_before_reading_the_export(place, output, expected):
     before = snapshot(place)
     # The export does not exist: the line is about --output, so that was checked first.
-    proc = subprocess.run([sys.executable, str(SCRIPT), f"--model={place / 'none'}",
+    proc = subprocess.run([*RUNTIME, f"--model={place / 'none'}",
                            f"--output={filled(output, place)}"], capture_output=True, text=True,
                           timeout=60)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
@@ -97,7 +97,7 @@ def test_missing_folders_are_made_when_the_samples_are_written(tmp_path):
 def test_output_folders_are_removed_when_the_writing_fails(tmp_path):
     (tmp_path / "kept").mkdir()
     with pytest.raises(OSError):
-        with onnx_sample.output_folders(str(tmp_path / "kept" / "a" / "b" / "s.npy")):
+        with output_paths.output_folders(str(tmp_path / "kept" / "a" / "b" / "s.npy")):
             assert (tmp_path / "kept" / "a" / "b").is_dir()
             raise OSError("disk full")
     assert snapshot(tmp_path) == [("kept", True)]
@@ -106,11 +106,11 @@ def test_output_folders_are_removed_when_the_writing_fails(tmp_path):
 def test_an_existing_file_that_cannot_be_written_is_named(tmp_path, monkeypatch):
     """Root writes any file, so the refusal is simulated."""
     (tmp_path / "s.npy").write_bytes(b"")
-    monkeypatch.setattr(onnx_sample.os, "access", lambda path, mode: False)
-    with pytest.raises(onnx_sample.OutputPathError, match="the file exists and cannot be written"):
-        onnx_sample.check_output(str(tmp_path / "s.npy"))
+    monkeypatch.setattr(output_paths.os, "access", lambda path, mode: False)
+    with pytest.raises(output_paths.OutputPathError, match="the file exists and cannot be written"):
+        output_paths.check_output(str(tmp_path / "s.npy"))
 
 
 def test_the_extensions_read_as_a_list():
-    assert onnx_sample.either((".png",)) == ".png"
-    assert onnx_sample.either((".npy", ".npz", ".png")) == ".npy, .npz or .png"
+    assert output_paths.either((".png",)) == ".png"
+    assert output_paths.either((".npy", ".npz", ".png")) == ".npy, .npz or .png"

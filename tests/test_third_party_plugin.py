@@ -1,7 +1,6 @@
 """A third-party plugin package trains and samples through the CLI."""
 
 import shutil
-import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -55,8 +54,8 @@ def test_train_and_sample_with_the_third_party_dataset_schedule_and_sampler(plug
 def test_the_third_party_sampler_takes_its_option_exports_and_samples_without_tensorflow(
         plugin_site, tmp_path):
     """clipped_langevin (no ONNX code of its own) with its option bound=2: TF sampling, the
-    export's step graph verified against TF, and onnx_sample.py where TF cannot be imported."""
-    from export_helpers import SCRIPT, blocked_env
+    export's step graph verified against TF, and tfncsn_runtime where TF cannot be imported."""
+    from export_helpers import run_runtime
 
     workdir = tmp_path / "run"
     run_cli("train", "--dataset=ring", "--model=mlp", "--sigma_max=3", "--sigma_min=0.1",
@@ -77,10 +76,8 @@ def test_the_third_party_sampler_takes_its_option_exports_and_samples_without_te
     assert "sample step graph vs TensorFlow" in proc.stdout
     assert "inpaint step graph vs TensorFlow" in proc.stdout
     samples = tmp_path / "onnx.npy"
-    child = subprocess.run([sys.executable, str(SCRIPT), f"--model={export}",
-                            "--num_samples=100", f"--output={samples}", "--quiet"],
-                           capture_output=True, text=True, env=blocked_env(tmp_path),
-                           timeout=300)
+    child = run_runtime(tmp_path, f"--model={export}", "--num_samples=100",
+                        f"--output={samples}", "--quiet", timeout=300)
     assert child.returncode == 0, child.stderr
     onnx_samples = np.load(samples)
     assert onnx_samples.shape == (100, 2) and np.abs(onnx_samples).max() <= 2.0
@@ -90,7 +87,8 @@ def test_the_third_party_sampler_takes_its_option_exports_and_samples_without_te
     import importlib
     from tfncsn import builders, config as run_config, training
     from tfncsn.sampling import Problem, build
-    from export_helpers import onnx_sample, tf_trajectory
+    import tfncsn_runtime
+    from export_helpers import tf_trajectory
     from tfncsn_export import Tolerance, verify
 
     sys.path.insert(0, plugin_site)
@@ -105,6 +103,6 @@ def test_the_third_party_sampler_takes_its_option_exports_and_samples_without_te
     program = build(ring.ClippedLangevin, config.sampler.options,
                     Problem(sigmas, (2,), (-5.0, 5.0)), "clipped_langevin")
     tf_x, _ = tf_trajectory(program, lambda x, level: model(x, level, training=False), 32, 3)
-    onnx_x = onnx_sample.load(str(export)).sample(32, onnx_sample.NumpyNoise(3))
+    onnx_x = tfncsn_runtime.load(str(export)).sample(32, tfncsn_runtime.NumpyNoise(3))
     comparison = verify.compare("clipped_langevin ONNX vs TF", onnx_x, tf_x, Tolerance())
     assert comparison.passed, comparison.describe()

@@ -3,7 +3,7 @@
 import numpy as np
 
 from tfncsn_export import Tolerance, verify
-from tfncsn_runtime.onnx_sample import compare_to_tolerance, tolerance_scale
+from tfncsn_runtime.golden import compare_to_tolerance, tolerance_scale
 
 # One input with scores of a few hundred (sigma_L = 0.01) and one element near 0, one of O(1).
 EXPECTED = np.array([[300.0, -250.0, 0.002, 120.0], [1.0, -0.5, 0.25, 2.0]])

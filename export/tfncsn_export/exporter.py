@@ -37,6 +37,7 @@ from tfncsn.sampling.conditioning import COLOUR_BASIS
 from tfncsn.sampling.contract import Sampler, last_line
 from tfncsn_export import float16, metadata, onnx_score, step_graphs, verify as verify_lib
 from tfncsn_export.savedmodel import ScoreModule
+from tfncsn_runtime.noise import step_noise
 
 SAVED_MODEL_DIR = "saved_model"
 ONNX_FILE = "model.onnx"
@@ -297,18 +298,17 @@ def program_inputs(graph: step_graphs.GraphProgram, x: np.ndarray, seed: int = 1
 
 def draw_step_noise(graph: step_graphs.GraphProgram, gen: np.random.Generator, k: int,
                     batch: int) -> dict[str, np.ndarray]:
-    """The noise of step k from a NumPy generator, zeros where not due (as runtimes do)."""
-    shape = graph.sampler.problem.element_shape
-    noise = {}
-    for n in graph.noise:
-        full = (batch,) if n.per == "example" else (batch, *shape)
-        if k % n.every:
-            noise[n.name] = np.zeros(full, np.float32)
-        elif n.distribution == "uniform":
-            noise[n.name] = gen.uniform(size=full).astype(np.float32)
-        else:
-            noise[n.name] = gen.standard_normal(full).astype(np.float32)
-    return noise
+    """The noise of step k from a NumPy generator, zeros where not due (the runtimes' rule,
+    tfncsn_runtime.noise)."""
+    def draw(distribution: str, shape: tuple) -> np.ndarray:
+        if distribution == "uniform":
+            return gen.uniform(size=shape).astype(np.float32)
+        return gen.standard_normal(shape).astype(np.float32)
+
+    entries = [{"per": n.per, "every": n.every, "distribution": n.distribution}
+               for n in graph.noise]
+    arrays = step_noise(entries, k, batch, graph.sampler.problem.element_shape, draw)
+    return {n.name: array for n, array in zip(graph.noise, arrays)}
 
 
 def verify_program(name: str, graph: step_graphs.GraphProgram, directory: str, x: np.ndarray,

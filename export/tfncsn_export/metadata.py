@@ -19,7 +19,7 @@ from tfncsn.sampling.contract import Sampler
 from tfncsn.sampling.options import options_dict
 # The format's name and the keys a runtime needs are the reader's facts, declared there once
 # (the exporter checks REQUIRED_KEYS through this module).
-from tfncsn_runtime.onnx_sample import FORMAT, REQUIRED_KEYS  # noqa: F401
+from tfncsn_runtime.reader import FORMAT, REQUIRED_KEYS  # noqa: F401
 
 
 def postprocess_kind(dataset) -> str:

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from tfncsn_runtime.onnx_sample import compare_to_tolerance
+from tfncsn_runtime.golden import compare_to_tolerance
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Tolerance:
 
     atol: float = 1e-4
     rtol: float = 1e-4
-    scale: str = "rms"  # What rtol multiplies (tfncsn_runtime.onnx_sample.tolerance_scale).
+    scale: str = "rms"  # What rtol multiplies (tfncsn_runtime.golden.tolerance_scale).
 
     def describe(self) -> str:
         return f"|diff| <= {self.atol:g} + {self.rtol:g} rms(expected of the input)"

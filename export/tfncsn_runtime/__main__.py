@@ -1,7 +1,7 @@
-"""`python -m tfncsn_runtime`: the `onnx_sample` command line."""
+"""`python -m tfncsn_runtime`: the command line (tfncsn_runtime.cli)."""
 
 import sys
 
-from tfncsn_runtime.onnx_sample import main
+from tfncsn_runtime.cli import main
 
 sys.exit(main())

@@ -14,7 +14,7 @@ from absl import logging
 from tfncsn import config as run_config
 from tfncsn.cli.flags import FLAGS, explicitly_set, parse_options
 from tfncsn.config import ConfigError, RunConfig, SamplerConfig, TrainConfig
-from tfncsn_runtime import onnx_sample  # The output path checks, shared with the reader.
+from tfncsn_runtime import output_paths  # The output path checks, shared with the reader.
 
 if TYPE_CHECKING:  # TensorFlow is imported by the commands that compute, when they do.
     from tfncsn.sampling.score_source import ScoreSource
@@ -193,14 +193,14 @@ def report_precision(precision: str) -> None:
 
 
 # Wraps the writing: makes missing folders, removes them again if the writing fails.
-output_folders = onnx_sample.output_folders
+output_folders = output_paths.output_folders
 
 
 @contextlib.contextmanager
 def _output_errors() -> Iterator[None]:
     try:
         yield
-    except onnx_sample.OutputPathError as e:
+    except output_paths.OutputPathError as e:
         raise ConfigError(str(e)) from None
 
 
@@ -208,10 +208,10 @@ def check_output(path: str | None, extensions: tuple[str, ...], flag: str = "--o
     """The extension of output file `path`, checked before any work; creates nothing
     (`output_folders` makes missing folders when writing)."""
     with _output_errors():
-        return onnx_sample.check_output(path, extensions, flag)
+        return output_paths.check_output(path, extensions, flag)
 
 
 def check_output_folder(path: str, flag: str = "--output", empty: bool = False) -> None:
     """Output folder `path` checked before any work; creates nothing."""
     with _output_errors():
-        onnx_sample.check_output_folder(path, flag, empty)
+        output_paths.check_output_folder(path, flag, empty)

@@ -1,4 +1,6 @@
-"""Reading user images and inpainting masks into [N, H, W, C] float32 arrays in [0, 1]."""
+"""Reading user images and inpainting masks into [N, H, W, C] float32 arrays in [0, 1].
+
+The --mask parser is the reader's (tfncsn_runtime.masks), one for both commands."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ import numpy as np
 from PIL import Image
 
 from tfncsn.config import ConfigError
+from tfncsn_runtime import masks
+from tfncsn_runtime.reader import SampleError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
-NAMED_MASKS = ("left_half", "right_half", "top_half", "bottom_half", "center")
 GRAYSCALE = "grayscale"  # --mask=grayscale: colorization, the luminance known.
 
 
@@ -71,39 +74,20 @@ def check_colour(shape: tuple[int, int, int], dataset: str) -> None:
     if shape[-1] != 3:
         raise ConfigError(f"--mask={GRAYSCALE} colours RGB images, but dataset '{dataset}' has "
                           f"{shape[-1]} channel{'s' if shape[-1] != 1 else ''}; use a region "
-                          f"mask ({', '.join(NAMED_MASKS)}) or an RGB dataset")
+                          f"mask ({', '.join(masks.MASKS)}) or an RGB dataset")
+
+
+def _png_mask(path: str) -> np.ndarray:
+    """A .png mask: white (> 0.5 after /255) = known."""
+    return np.asarray(Image.open(path).convert("L"), np.float32) / 255.0
 
 
 def make_mask(spec: str, shape: tuple[int, int, int]) -> np.ndarray:
-    """Mask [H, W, C] with 1 = known pixel (Algorithm 2's m).
-
-    A name says which region is hidden; a .npy or .png file gives m itself
-    (1 or white = known). (`grayscale` is not a pixel mask: `tfncsn inpaint` colours.)
-    """
-    height, width, channels = shape
-    known = np.ones((height, width), np.float32)
-    if spec in NAMED_MASKS:
-        hidden = {
-            "left_half": (slice(None), slice(0, width // 2)),
-            "right_half": (slice(None), slice(width // 2, None)),
-            "top_half": (slice(0, height // 2), slice(None)),
-            "bottom_half": (slice(height // 2, None), slice(None)),
-            "center": (slice(height // 4, height - height // 4),
-                       slice(width // 4, width - width // 4)),
-        }[spec]
-        known[hidden] = 0.0
-    elif os.path.isfile(spec) and spec.lower().endswith((".npy", ".png")):
-        if spec.lower().endswith(".npy"):
-            loaded = np.load(spec).astype(np.float32)
-        else:
-            loaded = np.asarray(Image.open(spec).convert("L"), np.float32) / 255.0
-        loaded = np.squeeze(loaded)
-        if loaded.shape not in ((height, width), (height, width, channels)):
-            raise ConfigError(f"--mask {spec} has shape {loaded.shape}, need ({height}, {width})")
-        known = (loaded > 0.5).astype(np.float32)
-        if known.ndim == 3:
-            return known
-    else:
-        raise ConfigError(f"--mask must be one of {', '.join(NAMED_MASKS + (GRAYSCALE,))} or a "
-                          f".npy/.png file, got '{spec}'")
-    return np.repeat(known[:, :, None], channels, axis=2)
+    """Mask [H, W, C] with 1 = known pixel (Algorithm 2's m): the reader's --mask parser
+    (tfncsn_runtime.masks) with .png files too (1 or white = known). (`grayscale` is not a
+    pixel mask: `tfncsn inpaint` colours.)"""
+    try:
+        return masks.make_mask(spec, shape, readers={**masks.MASK_READERS, ".png": _png_mask},
+                               choices=masks.MASKS + (GRAYSCALE,))
+    except SampleError as e:
+        raise ConfigError(str(e)) from None

@@ -93,9 +93,6 @@ class Noise:
     per: str = "element"
     every: int = 1
 
-    def shape(self, batch: int, element_shape) -> list:
-        return [batch] if self.per == "example" else [batch, *element_shape]
-
 
 @dataclasses.dataclass(frozen=True)
 class Prior:

@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, NamedTuple
 
+import numpy as np
 import tensorflow as tf
 
 from tfncsn.interfaces import ScoreFn
 from tfncsn.sampling.checks import check_step_result
 from tfncsn.sampling.contract import Noise, Prior, Sampler, SamplerError, State, label_of, last_line
+from tfncsn_runtime.noise import is_due, noise_shape  # The rule every runtime follows.
 
 Callback = Callable[[dict[str, Any]], None]
 DEFAULT_STEPS_PER_CALL = 10
@@ -40,28 +42,25 @@ def _draw(noise: Noise, rng: tf.random.Generator, shape) -> tf.Tensor:
 
 
 def draw_noise(program: Sampler, rng: tf.random.Generator, k, batch) -> State:
-    """The draws of step k; an entry not due at k (k % every != 0) is zeros and draws nothing."""
+    """The draws of step k by the runtimes' rule (tfncsn_runtime.noise): an entry not due at k
+    (k % every != 0) is zeros and draws nothing."""
     out = {}
     for noise in program.noise:
-        shape = noise.shape(batch, program.problem.element_shape)
-        if noise.every == 1:
-            out[noise.name] = _draw(noise, rng, shape)
-        elif isinstance(k, int):
-            out[noise.name] = (_draw(noise, rng, shape) if k % noise.every == 0
-                               else tf.zeros(shape, tf.float32))
+        shape = noise_shape(noise.per, batch, program.problem.element_shape)
+        due = is_due(k, noise.every)
+        if isinstance(due, (bool, np.bool_)):  # every == 1, or k a Python int.
+            out[noise.name] = _draw(noise, rng, shape) if due else tf.zeros(shape, tf.float32)
         else:
-            out[noise.name] = tf.cond(k % noise.every == 0,
-                                      lambda n=noise, s=shape: _draw(n, rng, s),
+            out[noise.name] = tf.cond(due, lambda n=noise, s=shape: _draw(n, rng, s),
                                       lambda s=shape: tf.zeros(s, tf.float32))
     return out
 
 
 def initial_state(program: Sampler, rng: tf.random.Generator, batch) -> State:
     """x from the prior; every other state tensor zeros."""
-    shape = program.problem.element_shape
     state = {}
     for name, per in program.state.items():
-        full = [batch] if per == "example" else [batch, *shape]
+        full = noise_shape(per, batch, program.problem.element_shape)
         state[name] = (draw_prior(program.prior, rng, full) if name == "x"
                        else tf.zeros(full, tf.float32))
     return state

@@ -3,7 +3,7 @@
 //
 // The export's contract is docs/export.md of the tfncsn repository: metadata.json says how to
 // loop each step program (its state, the noise of every step, the prior), so nothing here
-// knows any sampler's maths. This is the twin of export/tfncsn_runtime/onnx_sample.py.
+// knows any sampler's maths. This is the twin of export/tfncsn_runtime/ (reader.py, noise.py).
 //
 //   import * as ort from 'onnxruntime-node';      // or 'onnxruntime-web'
 //   import { loadExport, Rng } from 'tfncsn-runtime';
@@ -67,7 +67,7 @@ export function fetchFiles(base, fetchImpl = globalThis.fetch) {
 
 // ------------------------------------------------------------------------------ metadata
 
-/** Checks the keys, format and sigmas of an export's metadata (as onnx_sample.py does). */
+/** Checks the keys, format and sigmas of an export's metadata (as tfncsn_runtime does). */
 export function checkMetadata(meta, where) {
   if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) {
     throw new ExportError(`${where} is not a JSON object; export again with \`tfncsn export\``);

@@ -84,7 +84,7 @@ test('inpainting keeps the known coordinate and fills the other from its mode',
     assert.ok(Math.abs(filled[-5] + 5) < 0.5, `fill given -5: ${filled[-5]}`);
   });
 
-test('fed the same draws, the loop follows onnx_sample.py (batches included)',
+test('fed the same draws, the loop follows tfncsn_runtime (batches included)',
   { skip: REPLAY ? false : 'set TFNCSN_TEST_REPLAY (tests/test_js_runtime.py does)' },
   async () => {
     const spec = JSON.parse(await readFile(join(REPLAY, 'replay.json'), 'utf8'));

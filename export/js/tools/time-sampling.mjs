@@ -1,5 +1,5 @@
 // Wall time of sampling an export in Node (onnxruntime-node) or in the page (headless Chromium,
-// onnxruntime-web wasm), as the README's runtime table reports it:
+// onnxruntime-web wasm), as docs/results.md#runtime-wall-time reports it:
 //   node tools/time-sampling.mjs --export=DIR --n=64
 //   node tools/time-sampling.mjs --page='http://127.0.0.1:8000/export/js/web/?export=/E/' --n=16
 //       [--screenshot=page.png]
