@@ -6,7 +6,7 @@ A score function is the only thing samplers and losses know of a model:
 
 where `level` indexes the sigma tensor (0 = largest sigma). This is also the
 signature of exported models (docs/export.md). Models that can be evaluated at
-any noise level also offer `score_at_sigma(x, sigma float32 [N])` and set
+any noise level also offer `score_at_sigma(x, sigma float32 [N], training=None)` and set
 `continuous_sigma = True`.
 """
 

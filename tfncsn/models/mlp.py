@@ -72,8 +72,10 @@ class MLPScoreNet(keras.Model):
             return self._score(x, sigma, self.embedding(level))
         return self.score_at_sigma(x, sigma)
 
-    def score_at_sigma(self, x, sigma):
-        """s(x, sigma) for float32 sigma [N]; any sigma > 0 with noise_embedding=fourier."""
+    def score_at_sigma(self, x, sigma, training=None):
+        """s(x, sigma) for float32 sigma [N]; any sigma > 0 with noise_embedding=fourier
+        (`training` is accepted for the continuous-time trainer; the MLP has no dropout)."""
+        del training
         if self.noise_embedding != "fourier":
             raise ValueError("score_at_sigma needs noise_embedding=fourier")
         angles = tf.math.log(sigma)[:, None] * self.frequencies

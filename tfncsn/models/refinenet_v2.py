@@ -56,8 +56,10 @@ class NCSNv2RefineNet(DilatedRefineNet):
                          conv_bias_init=conv_bias_init, **kwargs)
         self.pool = pool
 
-    def score_at_sigma(self, x, sigma):
-        """s(x, sigma) = f(x) / sigma for float32 sigma [N] (any positive values)."""
+    def score_at_sigma(self, x, sigma, training=None):
+        """s(x, sigma) = f(x) / sigma for float32 sigma [N] (any positive values); `training`
+        is accepted for the continuous-time trainer (the network has no dropout)."""
+        del training
         level = tf.zeros(tf.shape(x)[:1], tf.int32)  # Unconditional: the norms ignore it.
         return tf.cast(self.network(x, level), tf.float32) / sigma[:, None, None, None]
 

@@ -97,7 +97,7 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
     def loss_and_gradients(x, noise):
         with tf.GradientTape() as tape:
             if score_input == "sigma":
-                score_fn = state.model.score_at_sigma
+                score_fn = functools.partial(state.model.score_at_sigma, training=True)
             else:
                 score_fn = lambda x, level: state.model(x, level, training=True)  # noqa: E731
             out = loss_fn(score_fn, x, sigmas, global_batch_size=config.batch_size, **noise)
