@@ -8,6 +8,9 @@ seed (seed, i): the result is a deterministic function of (model, data, sigmas,
 seed), independent of the batch size, and two models evaluated with the same
 seed see exactly the same perturbed inputs.
 
+A run trained in continuous time on an SDE (`continuous`) is scored by its own objective at L
+fixed times, the centres of the bins its training summaries use: t_i = 1 - (i + 1/2)(1 - eps) / L.
+
 The held-out examples are the test split as training sees its data
 (`heldout_examples`): image pixels dequantised, with noise fixed by the same seed,
 as the reference code does for its test loss.
@@ -21,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfncsn.interfaces import ScoreFn
-from tfncsn.losses import dsm_per_example
+from tfncsn.losses import ContinuousDSM, continuous_dsm_per_example, dsm_per_example
 
 
 class HeldoutLoss(NamedTuple):
@@ -65,18 +68,27 @@ def level_noise(seed: int, level: int, shape) -> tf.Tensor:
     return tf.random.stateless_normal(shape, tf.constant([seed, level], tf.int64))
 
 
+def bin_times(num_levels: int, t_min: float) -> np.ndarray:
+    """float32 [L]: the centre of each time bin of a continuous run (bin 0 nearest t = 1)."""
+    return (1.0 - (np.arange(num_levels) + 0.5) * (1.0 - t_min) / num_levels).astype(np.float32)
+
+
 def heldout_dsm_loss(score_fn: ScoreFn, x: np.ndarray, sigmas, seed: int = 0,
                      batch_size: int = 250,
-                     callback: Callable[[int], None] | None = None) -> HeldoutLoss:
+                     callback: Callable[[int], None] | None = None,
+                     continuous: ContinuousDSM | None = None) -> HeldoutLoss:
     """Denoising score-matching loss of `score_fn` on held-out `x` at every level of `sigmas`.
 
     Args:
-      score_fn: `score_fn(x, level)` as everywhere in tfncsn.
+      score_fn: `score_fn(x, level)` as everywhere in tfncsn; with `continuous`,
+        `score_fn(x, sigma)` at the marginal's std.
       x: held-out examples [N, *shape], in the model's space (see `heldout_examples`).
       sigmas: the run's noise levels [L] (largest first).
       seed: seed of the fixed noise.
       batch_size: examples per call of `score_fn`.
       callback: called with the number of examples done after every batch.
+      continuous: the run's continuous objective (its SDE, eps and weighting): level i is then
+        the time `bin_times(L, eps)[i]`.
     """
     x = tf.convert_to_tensor(np.asarray(x, np.float32))
     sigmas = tf.convert_to_tensor(np.asarray(sigmas, np.float32))
@@ -89,8 +101,14 @@ def heldout_dsm_loss(score_fn: ScoreFn, x: np.ndarray, sigmas, seed: int = 0,
         values = []
         for start in range(0, n, batch_size):
             xb, zb = x[start:start + batch_size], noise[start:start + batch_size]
-            levels = tf.fill([xb.shape[0]], tf.constant(level, tf.int32))
-            values.append(dsm_per_example(score_fn, xb, sigmas, levels, zb).numpy())
+            if continuous is None:
+                levels = tf.fill([xb.shape[0]], tf.constant(level, tf.int32))
+                values.append(dsm_per_example(score_fn, xb, sigmas, levels, zb).numpy())
+            else:
+                t = tf.fill([xb.shape[0]], bin_times(int(sigmas.shape[0]),
+                                                     continuous.t_min)[level])
+                values.append(continuous_dsm_per_example(score_fn, continuous.sde, xb, t, zb,
+                                                         continuous.weighting).numpy())
             if callback:
                 callback(int(xb.shape[0]))
         values = np.concatenate(values).astype(np.float64)
