@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -35,10 +38,38 @@ def run_cli(*args: str, extra_path: list[str] | None = None, check: bool = True,
     """Runs `tfncsn ARGS` as a user would (through `python -m tfncsn`) from the repo root."""
     proc = subprocess.run([sys.executable, "-m", "tfncsn", *args], cwd=REPO, text=True,
                           capture_output=True, env=cli_env(extra_path), timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"tfncsn {' '.join(args)} exited {proc.returncode}:\n"
+    return _succeeded(proc, f"tfncsn {' '.join(args)}") if check else proc
+
+
+def _succeeded(proc: subprocess.CompletedProcess, what: str) -> subprocess.CompletedProcess:
+    if proc.returncode != 0:
+        raise AssertionError(f"{what} exited {proc.returncode}:\n"
                              f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-4000:]}")
     return proc
+
+
+# `tfncsn` commands one after another in one process, each as its own run would take it: the
+# flags are reset before each (absl's unparse_flags), the command's module runs as
+# `tfncsn.cli.main` runs it. A failing command ends the process as it would end its own.
+_COMMANDS_CHILD = """
+import json, sys
+from absl import flags
+import tfncsn.cli.flags
+from tfncsn.cli import main
+for argv in json.loads(sys.argv[1]):
+    flags.FLAGS.unparse_flags()
+    main.main(flags.FLAGS(["tfncsn", *argv]))
+"""
+
+
+def run_cli_commands(*commands: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
+    """`tfncsn ARGS` for each ARGS of `commands` in turn, in one process: for a fixture that
+    runs a command many times, where a process each would spend most of its time starting
+    Python and TensorFlow. Fails naming the commands if one fails."""
+    proc = subprocess.run([sys.executable, "-c", _COMMANDS_CHILD, json.dumps(commands)],
+                          cwd=REPO, text=True, capture_output=True, env=cli_env(),
+                          timeout=timeout)
+    return _succeeded(proc, f"tfncsn commands {commands}")
 
 
 def frameworks_imported_by(code: str) -> list[str]:
@@ -62,6 +93,36 @@ def error_line(proc: subprocess.CompletedProcess) -> str:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+# A tiny CondRefineNetDilated with the reference step convention, as `digits_run` trains it.
+TINY_REFINENET = ["--model=refinenet", "--model_options=ngf=8", "--batch_size=16",
+                  "--log_every=10", "--step_convention=reference"]
+DIGITS_STEPS = 60
+
+
+def shared_folder(tmp_path_factory) -> Path:
+    """A folder every pytest-xdist worker of this test run sees: their temp folders' parent."""
+    root = tmp_path_factory.getbasetemp()
+    return root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory) -> Path:
+    """A tiny CondRefineNetDilated (`TINY_REFINENET`) trained 60 steps on scikit-learn's 8x8
+    digits, once per test run: the first worker to ask trains it under a lock, the others wait
+    and reuse it. Tests only read it (sampling, inpainting, evaluation and export take their
+    settings as flags and write elsewhere); a test file may define its own `digits_run`."""
+    root = shared_folder(tmp_path_factory)
+    folder = root / "shared_digits"
+    with open(root / "shared_digits.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # Released when the file is closed.
+        if not (folder / "trained").exists():
+            shutil.rmtree(folder, ignore_errors=True)  # What a failed attempt left.
+            run_cli("train", "--dataset=digits", *TINY_REFINENET, f"--steps={DIGITS_STEPS}",
+                    f"--workdir={folder / 'run'}")
+            (folder / "trained").touch()
+    return folder / "run"
 
 
 def write_distribution(root: Path, name: str, version: str,

@@ -10,10 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from conftest import REPO, cli_env, error_line, run_cli
-
-TINY = ["--model=refinenet", "--model_options=ngf=8", "--batch_size=16", "--log_every=10",
-        "--step_convention=reference"]
+from conftest import DIGITS_STEPS, REPO, TINY_REFINENET, cli_env, error_line, run_cli
 
 # The real CLI inside tfds.testing.mock_data: TFDS hands out random examples, nothing is read.
 MOCK_TFDS_CLI = """
@@ -49,22 +46,17 @@ def assert_trained(workdir, steps):
 def test_tiny_refinenet_trains_on_mock_cifar10(tmp_path):
     workdir = tmp_path / "cifar"
     proc = subprocess.run([sys.executable, "-c", MOCK_TFDS_CLI, "train", "--dataset=cifar10",
-                           *TINY, "--steps=40", f"--workdir={workdir}"], cwd=REPO, text=True,
-                          capture_output=True, env=cli_env(), timeout=600)
+                           *TINY_REFINENET, "--steps=40", f"--workdir={workdir}"], cwd=REPO,
+                          text=True, capture_output=True, env=cli_env(), timeout=600)
     assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr[-2000:])
     assert_trained(workdir, 40)
 
 
-@pytest.fixture(scope="module")
-def digits_run(tmp_path_factory):
-    """A tiny CondRefineNet trained on scikit-learn's 8x8 digits."""
-    workdir = tmp_path_factory.mktemp("digits") / "run"
-    run_cli("train", "--dataset=digits", *TINY, "--steps=60", f"--workdir={workdir}")
-    return workdir
+# digits_run (conftest.py): a tiny CondRefineNet trained on scikit-learn's 8x8 digits.
 
 
 def test_tiny_refinenet_trains_on_digits(digits_run):
-    assert_trained(digits_run, 60)
+    assert_trained(digits_run, DIGITS_STEPS)
 
 
 def test_inpainting_keeps_known_pixels_with_an_irregular_mask(digits_run, tmp_path):

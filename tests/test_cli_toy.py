@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, cli_env, error_line, run_cli
+from conftest import REPO, cli_env, error_line, run_cli, run_cli_commands
 from tfncsn import builders
 from tfncsn.config import SigmaConfig
 from tfncsn.gaussian_mixture import paper_toy
@@ -80,12 +80,11 @@ def test_command_line_overrides_the_flagfile_and_the_run_resumes(tmp_path):
     assert float(proc.stdout.split()[-1]) == pytest.approx(report["heldout_dsm"]["total"])
 
     # An earlier checkpoint by its step; a step that was not kept is one line naming those kept.
-    drawn = {}
-    for step in (40, 100, None):
-        output = tmp_path / f"at_{step}.npy"
-        run_cli("sample", f"--workdir={workdir}", "--num_samples=8", "--steps_per_level=2",
-                f"--output={output}", *([f"--checkpoint_step={step}"] if step else []))
-        drawn[step] = np.load(output)
+    steps = (None, 40, 100)  # The default first: it gets no flag a command before it gave.
+    run_cli_commands(*[["sample", f"--workdir={workdir}", "--num_samples=8",
+                        "--steps_per_level=2", f"--output={tmp_path / f'at_{step}.npy'}",
+                        *([f"--checkpoint_step={step}"] if step else [])] for step in steps])
+    drawn = {step: np.load(tmp_path / f"at_{step}.npy") for step in steps}
     np.testing.assert_array_equal(drawn[100], drawn[None])
     assert not np.array_equal(drawn[40], drawn[100])
     failed = run_cli("sample", f"--workdir={workdir}", "--checkpoint_step=50",

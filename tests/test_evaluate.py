@@ -13,8 +13,6 @@ from conftest import error_line, run_cli
 from tfncsn import builders, config as run_config, training
 from tfncsn.metrics import heldout
 
-TINY = ["--model=refinenet", "--model_options=ngf=8", "--batch_size=16", "--log_every=10",
-        "--step_convention=reference"]
 REPORT_KEYS = {"dataset", "model", "score", "num_samples", "seed", "sampler", "sigmas",
                "samples_file", "heldout_dsm", "offline", "neighbours", "skipped", "files",
                "timings_s"}
@@ -27,11 +25,7 @@ def no_inception_weights(tmp_path, monkeypatch):
     monkeypatch.delenv("TFNCSN_INCEPTION_WEIGHTS", raising=False)
 
 
-@pytest.fixture(scope="module")
-def digits_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("digits") / "run"
-    run_cli("train", "--dataset=digits", *TINY, "--steps=60", f"--workdir={workdir}")
-    return workdir
+# digits_run (conftest.py): a tiny CondRefineNet trained 60 steps on the 8x8 digits.
 
 
 @pytest.fixture(scope="module")

@@ -1,9 +1,9 @@
 """`tfncsn export` and tfncsn_runtime: the exported contract of docs/export.md.
 
-Two runs are trained once per module: the 2-D toy (MLP, 8000 steps, good enough
-for the paper's mode weights) and a tiny CondRefineNetDilated (ngf 8) on the
-8x8 digits, trained for a few steps (its scores only need to be computed
-identically by Keras, the SavedModel and ONNX Runtime).
+Two runs: the 2-D toy (MLP, 8000 steps, good enough for the paper's mode weights),
+trained once per module, and conftest.py's tiny CondRefineNetDilated (ngf 8) on the
+8x8 digits (its scores only need to be computed identically by Keras, the
+SavedModel and ONNX Runtime).
 """
 
 from __future__ import annotations
@@ -46,16 +46,13 @@ def toy(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    """Reference convention, the denoising step and the float16 network on, so all are
-    exercised."""
-    root = tmp_path_factory.mktemp("digits")
-    run_cli("train", "--dataset=digits", "--model=refinenet", "--model_options=ngf=8",
-            "--batch_size=8", "--steps=3", "--log_every=1", "--step_convention=reference",
-            "--steps_per_level=4", "--denoise", f"--workdir={root / 'run'}")
-    proc = run_cli("export", f"--workdir={root / 'run'}", f"--output={root / 'export'}",
-                   "--export_float16")
-    return root / "run", root / "export", proc.stdout
+def digits(digits_run, tmp_path_factory):
+    """conftest.py's tiny CondRefineNet (reference convention) exported with 4 steps per
+    level, the denoising step and the float16 network on, so all are exercised."""
+    export = tmp_path_factory.mktemp("digits") / "export"
+    proc = run_cli("export", f"--workdir={digits_run}", f"--output={export}",
+                   "--steps_per_level=4", "--denoise", "--export_float16")
+    return digits_run, export, proc.stdout
 
 
 def export_run(workdir, output, *flags):
@@ -65,6 +62,7 @@ def export_run(workdir, output, *flags):
 @pytest.fixture(scope="module")
 def toy_variants(toy, tmp_path_factory):
     """The toy run exported with each built-in sampler, short settings for trajectories."""
+    from conftest import run_cli_commands
     root = tmp_path_factory.mktemp("toy_variants")
     workdir = toy[0]
     variants = {
@@ -76,8 +74,8 @@ def toy_variants(toy, tmp_path_factory):
         "ode": ["--sampler=ode"],
         "ode_euler": ["--sampler=ode", '--sampler_options=solver="euler"'],
     }
-    for name, flags in variants.items():
-        export_run(workdir, root / name, *flags)
+    run_cli_commands(*[["export", f"--workdir={workdir}", f"--output={root / name}", *flags]
+                       for name, flags in variants.items()])  # One process: TF starts once.
     return root
 
 

@@ -14,7 +14,7 @@ from tfncsn import likelihood, registry, sdes
 from tfncsn.config import ConfigError
 from tfncsn.data import preprocessing
 from tfncsn.evaluation import config as eval_config
-from tfncsn.evaluation import runner
+from tfncsn.evaluation import plan as eval_plan
 from tfncsn.gaussian_mixture import GaussianMixture, paper_toy
 from tfncsn.sampling import score_source
 from tfncsn_plugins.datasets.toy import ToyMixture
@@ -248,14 +248,14 @@ def test_only_models_that_accept_any_sigma_qualify():
         element_shape, postprocess_kind = (8, 8, 1), "clip"
 
     with pytest.raises(ConfigError, match="refinenet_v2, mlp with noise_embedding=fourier"):
-        runner.plan_metrics(Images(), ["likelihood"], True, None, continuous_sigma=False)
-    plan = runner.plan_metrics(Images(), ["likelihood"], False, None, continuous_sigma=False)
+        eval_plan.plan_metrics(Images(), ["likelihood"], True, None, continuous_sigma=False)
+    plan = eval_plan.plan_metrics(Images(), ["likelihood"], False, None, continuous_sigma=False)
     assert plan.run == [] and "accepts any sigma" in plan.skipped["likelihood"]
-    assert runner.plan_metrics(Images(), ["heldout", "likelihood"], True, None,
-                               continuous_sigma=True).run == ["heldout", "likelihood"]
+    assert eval_plan.plan_metrics(Images(), ["heldout", "likelihood"], True, None,
+                                  continuous_sigma=True).run == ["heldout", "likelihood"]
     Images.postprocess_kind = "custom"
     with pytest.raises(ConfigError, match="postprocess_kind 'custom'"):
-        runner.plan_metrics(Images(), ["likelihood"], True, None)
+        eval_plan.plan_metrics(Images(), ["likelihood"], True, None)
 
 
 def test_auto_leaves_the_likelihood_out_and_it_needs_no_samples():

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfncsn.models import layers
+from tfncsn.models import refine_block
 from tfncsn.models.refinenet import CondRefineNetDilated
 from tfncsn.models.refinenet_v2 import NCSNv2RefineNet
 
@@ -170,7 +170,7 @@ def test_tf_function_matches_eager(mnist_model):
 
 
 def test_refine_block_compiles_with_xla():
-    block = layers.RefineBlock(4, 2, num_levels=3, last=True)
+    block = refine_block.RefineBlock(4, 2, num_levels=3, last=True)
     rng = np.random.default_rng(0)
     xs = [tf.constant(rng.normal(size=(2, 10, 10, 4)).astype(np.float32)),
           tf.constant(rng.normal(size=(2, 5, 5, 4)).astype(np.float32))]

@@ -75,3 +75,21 @@ def test_a_run_from_before_the_sde_family_samples_and_resumes_as_before(tmp_path
     run_cli("train", f"--workdir={workdir}", "--steps=30")
     proc = run_cli("train", f"--workdir={workdir}", "--steps=40", "--sde=vp", check=False)
     assert "different sde" in error_line(proc)
+
+
+def test_the_held_out_loss_of_an_sde_run_is_its_own_objective(trained, tmp_path):
+    sde, workdir = trained
+    report = tmp_path / "report.json"
+    run_cli("evaluate", f"--workdir={workdir}", "--eval_metrics=heldout", "--num_samples=0",
+            f"--output={report}")
+    heldout = json.loads(report.read_text())["heldout_dsm"]
+    assert heldout["sde"] == sde and len(heldout["times"]) == 10
+    assert heldout["times"][0] > 0.9 and heldout["times"][-1] < 0.1
+    exact_report = tmp_path / "exact.json"
+    run_cli("evaluate", "--flagfile=configs/toy_sde.cfg", f"--sde={sde}", "--score=exact",
+            "--eval_metrics=heldout", "--num_samples=0", f"--output={exact_report}")
+    exact = json.loads(exact_report.read_text())["heldout_dsm"]
+    assert exact["times"] == heldout["times"]
+    # The exact score's loss is the objective's minimum; the trained model comes close to it.
+    np.testing.assert_allclose(heldout["per_level"], exact["per_level"], atol=0.03)
+    assert heldout["total"] >= exact["total"] - 3 * max(exact["per_level_sem"])

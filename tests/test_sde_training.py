@@ -100,3 +100,22 @@ def test_bad_sde_flags_are_one_line_errors_that_leave_the_workdir_alone(tmp_path
                    check=False)
     assert message in error_line(proc)
     assert not workdir.exists()
+
+
+def test_the_held_out_loss_of_a_continuous_run_is_the_objective_at_the_bin_centres():
+    from tfncsn.metrics import heldout
+    sde = make_sde("vp")
+    objective = losses.ContinuousDSM(sde, 1e-3, "std2")
+    x = np.random.default_rng(2).normal(size=(40, 2)).astype(np.float32)
+
+    def score_fn(x_t, std):
+        return -x_t / std[:, None]
+
+    result = heldout.heldout_dsm_loss(score_fn, x, np.ones(4, np.float32), seed=5,
+                                      continuous=objective)
+    times = heldout.bin_times(4, 1e-3)
+    np.testing.assert_allclose(times, [0.875125, 0.625375, 0.375625, 0.125875], rtol=1e-6)
+    for i, t in enumerate(times):
+        z = heldout.level_noise(5, i, x.shape)
+        expected = losses.continuous_dsm_per_example(score_fn, sde, x, tf.fill([40], t), z)
+        assert result.per_level[i] == pytest.approx(float(tf.reduce_mean(expected)), rel=1e-5)

@@ -14,7 +14,7 @@ import json
 import os
 from typing import Any
 
-from tfncsn.config import ConfigError, check_settings, setting
+from tfncsn.config import ConfigError, check_settings, refuse_architecture_change, setting
 
 CLASSIFIER_DIR = "classifier"  # W/classifier/: config.json, checkpoints/, train/ summaries.
 CONFIG_FILE = "config.json"
@@ -93,9 +93,7 @@ def load(workdir: str) -> dict[str, Any]:
 
 def check_resumable(saved: ClassifierConfig, requested: ClassifierConfig, workdir: str) -> None:
     """Refuses to resume a classifier with a different network."""
-    old, new = saved.architecture(), requested.architecture()
-    changed = sorted(k for k in new if old[k] != new[k])
-    if changed:
-        details = "; ".join(f"classifier_{k}: {old[k]} -> {new[k]}" for k in changed)
-        raise ConfigError(f"'{directory(workdir)}' holds a classifier with a different network "
-                          f"({details}); move it away or keep the setting")
+    refuse_architecture_change(
+        saved, requested, lambda changed, details: (
+            f"'{directory(workdir)}' holds a classifier with a different network ({details}); "
+            "move it away or keep the setting"), key_prefix="classifier_")

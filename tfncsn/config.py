@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 CONFIG_FILE = "config.json"
 LOSSES = ("dsm", "ssm")
@@ -301,11 +301,23 @@ def load(workdir: str) -> RunConfig:
         raise ConfigError(f"{path} is not valid JSON ({e}); restore it or use a new workdir") from e
 
 
-def check_resumable(saved: RunConfig, requested: RunConfig, workdir: str) -> None:
-    """Refuses to resume a workdir with a different model, dataset or noise levels."""
+def refuse_architecture_change(saved: Any, requested: Any,
+                               refusal: Callable[[list[str], str], str],
+                               key_prefix: str = "") -> None:
+    """Raises ConfigError(refusal(changed, details)) when the `architecture()` (what a
+    checkpoint's layout depends on) of the saved and the requested config differ: `changed`
+    the differing keys, sorted; `details` `KEY: old -> new` for each, `; `-separated, with
+    `key_prefix` before each key."""
     old, new = saved.architecture(), requested.architecture()
     changed = sorted(k for k in new if old[k] != new[k])
     if changed:
-        details = "; ".join(f"{k}: {old[k]} -> {new[k]}" for k in changed)
-        raise ConfigError(f"workdir '{workdir}' holds a run with a different {', '.join(changed)} "
-                          f"({details}); use a new --workdir")
+        details = "; ".join(f"{key_prefix}{k}: {old[k]} -> {new[k]}" for k in changed)
+        raise ConfigError(refusal(changed, details))
+
+
+def check_resumable(saved: RunConfig, requested: RunConfig, workdir: str) -> None:
+    """Refuses to resume a workdir with a different model, dataset or noise levels."""
+    refuse_architecture_change(
+        saved, requested, lambda changed, details: (
+            f"workdir '{workdir}' holds a run with a different {', '.join(changed)} "
+            f"({details}); use a new --workdir"))

@@ -43,8 +43,8 @@ def run() -> None:
 def evaluate(config: EvalConfig) -> dict:
     common.start_tensorflow()  # Only once the flags are known to be good.
     from tfncsn import evaluation
-    from tfncsn.evaluation import runner
-    runner.inception_weights(config)  # Its errors before the model is loaded: fail fast.
+    from tfncsn.evaluation import plan
+    plan.inception_weights(config)  # Its errors before the model is loaded: fail fast.
     source = common.score_source()
     with common.output_folders(FLAGS.output):  # The report is written as the steps finish.
         return evaluation.evaluate(source, config, FLAGS.output, workdir=FLAGS.workdir)

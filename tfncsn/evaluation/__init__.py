@@ -1,4 +1,5 @@
-"""Evaluating a trained run: what to measure (`config`), doing it (`runner`), the report (`report`).
+"""Evaluating a trained run: what to measure (`config`), which metrics apply (`plan`), what it
+reads (`data`) and keeps between runs (`caches`), doing it (`runner`), the report (`report`).
 
     from tfncsn import evaluation
     from tfncsn.sampling import score_source

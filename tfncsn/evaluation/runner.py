@@ -1,13 +1,13 @@
 """Runs an evaluation: sample quality, held-out loss and nearest neighbours of a score source.
 
 `evaluate` writes the report (JSON) and beside it NAME.md with NAME_samples.png,
-NAME_states.png and NAME_neighbours.png. See docs/evaluation.md.
+NAME_states.png and NAME_neighbours.png. Which metrics run: `plan`; the data it reads:
+`data`; what it keeps between runs: `caches`. See docs/evaluation.md.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import time
@@ -20,126 +20,20 @@ from tfncsn import builders, figures
 from tfncsn.config import ConfigError
 from tfncsn.data.errors import explained
 from tfncsn.evaluation import report
-from tfncsn.evaluation.config import DENSITY_K, MIN_SAMPLES, WEIGHTS_ENV, EvalConfig
+from tfncsn.evaluation.caches import inception_reference, offline_classifier
+from tfncsn.evaluation.config import DENSITY_K, MIN_SAMPLES, EvalConfig
+from tfncsn.evaluation.data import load_split, load_train_pixels, read_samples, subset
+from tfncsn.evaluation.plan import Plan, inception_weights, plan_metrics
 from tfncsn.metrics import (class_mix, fid, heldout, inception_score, kid, neighbours,
                             precision_recall)
-from tfncsn.metrics.inception import KERAS_FILE
 from tfncsn.progress import progress_bar
 from tfncsn.sampling import score_source
 from tfncsn.sampling.score_source import ScoreSource
 
-NEIGHBOUR_ROWS = 8  # Samples shown in the nearest-neighbour figure.
+NEIGHBOUR_ROWS = 8  # Samples shown in the nearest-neighbour figure (and states strip).
 GRID_SAMPLES = 64  # Samples shown in the sample grid.
 MIN_TILE = 32  # Figures of smaller images are enlarged to at least this many pixels per image.
 IS_SPLITS = 10
-LIKELIHOOD_KINDS = ("none", "clip", "inverse_logit")  # tfncsn.likelihood.model_space_log_det.
-LEVEL_CONDITIONAL = ("needs a score model that accepts any sigma (the probability-flow ODE runs "
-                     "between the trained levels): refinenet_v2, mlp with "
-                     "noise_embedding=fourier, or --score=exact; this model is conditioned on "
-                     "its trained levels only; --likelihood_levels=nearest scores each sigma at "
-                     "the nearest trained level instead")
-# Options that change how a dataset is fed to the model, not its pixels: they do not
-# change the offline classifier or the reference statistics.
-_PRESENTATION_OPTIONS = ("logit_transform", "random_flip", "dequantize")
-
-
-def missing_weights_message() -> str:
-    return (f"Inception FID/IS need InceptionV3 ImageNet weights with the top: give "
-            f"inception_weights=PATH or set {WEIGHTS_ENV}=PATH to Keras's {KERAS_FILE} "
-            "(nothing is downloaded)")
-
-
-def inception_weights(config: EvalConfig) -> str | None:
-    """The InceptionV3 weights file (the configured one, else $TFNCSN_INCEPTION_WEIGHTS, else
-    Keras's cached copy), None when there is none; raises ConfigError when the Inception
-    metrics were asked for by name (or `reference_stats` given) and cannot run."""
-    weights = None
-    if "inception" in config.metrics:
-        from tfncsn.metrics import inception as inc  # Keras applications: imported on use.
-        weights = inc.find_weights(config.inception_weights, WEIGHTS_ENV)
-    if weights is None and (config.reference_stats or (config.explicit
-                                                       and "inception" in config.metrics)):
-        raise ConfigError(missing_weights_message())
-    if config.reference_stats and "inception" not in config.metrics:
-        raise ConfigError("reference_stats is for the Inception FID; add inception to "
-                          "eval_metrics")
-    return weights
-
-
-@dataclasses.dataclass
-class Plan:
-    """Which metrics run, and why the others do not."""
-
-    run: list[str]
-    skipped: dict[str, str]
-    weights: str | None
-
-
-def plan_metrics(dataset, names: list[str], explicit: bool, weights: str | None,
-                 continuous_sigma: bool = True) -> Plan:
-    """Drops what cannot run on `dataset` (and a model that is only defined at its trained
-    levels: `continuous_sigma` False); raises if the user asked for it by name."""
-    is_image = len(dataset.element_shape) == 3
-    reasons = {
-        "likelihood": (None if continuous_sigma else LEVEL_CONDITIONAL)
-        or (None if dataset.postprocess_kind in LIKELIHOOD_KINDS or not is_image else
-            f"needs the Jacobian of the dataset's map to model space, which postprocess_kind "
-            f"'{dataset.postprocess_kind}' does not give (supported: "
-            f"{', '.join(LIKELIHOOD_KINDS)})"),
-        "offline": (None if is_image and hasattr(dataset, "load_labelled") else
-                    "needs an image dataset with labels (a plugin with load_labelled)"),
-        "inception": (("needs an image dataset with 1 or 3 channels" if not is_image
-                       or dataset.element_shape[-1] not in (1, 3) else None)
-                      or (None if weights else missing_weights_message())),
-        "neighbours": None if is_image else "needs an image dataset",
-        "heldout": None,
-    }
-    plan = Plan([], {}, weights)
-    for name in names:
-        if reasons[name] is None:
-            plan.run.append(name)
-        elif explicit:
-            raise ConfigError(f"eval_metrics={name}: {reasons[name]}")
-        else:
-            plan.skipped[name] = reasons[name]
-    return plan
-
-
-def dataset_key(source, *parts: Any) -> str:
-    """NAME-HASH: the dataset, its data folder and options, and what else decides a cached
-    file's content."""
-    config = source.config
-    options = {k: v for k, v in config.dataset_options.items() if k not in _PRESENTATION_OPTIONS}
-    data_dir = source.dataset.data_dir
-    text = json.dumps([options, data_dir and os.path.abspath(data_dir), *parts], sort_keys=True,
-                      default=str)
-    return f"{config.dataset}-{hashlib.sha256(text.encode()).hexdigest()[:12]}"
-
-
-def load_split(source, split: str, limit: int = 0, labelled: bool = False):
-    """A split as NumPy: model-space examples, or (pixels in [0, 1], labels) when labelled."""
-    dataset = source.dataset
-    data = dataset.load_labelled(split) if labelled else dataset.load(split)
-    if limit > 0:
-        data = data.take(limit)
-    batches = list(data.batch(4096).as_numpy_iterator())
-    if not batches:
-        raise ConfigError(f"dataset '{source.config.dataset}' has no {split} examples")
-    if not labelled:
-        return np.concatenate(batches)
-    images = np.concatenate([b[0] for b in batches])
-    return dataset.to_pixels(images), np.concatenate([b[1] for b in batches])
-
-
-def load_train_pixels(source, limit: int = 0) -> np.ndarray:
-    return source.dataset.to_pixels(load_split(source, "train", limit))
-
-
-def subset(n: int, size: int, seed: int = 0) -> np.ndarray:
-    """`size` indices out of n (all of them if size >= n), fixed by `seed`."""
-    if size >= n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
 
 
 class Evaluation:
@@ -194,6 +88,8 @@ class Evaluation:
         config = self.config
         if config.samples:
             samples, states = read_samples(config.samples, self.source.dataset.element_shape)
+            if states is not None:
+                states = states[:, :NEIGHBOUR_ROWS]
             if config.num_samples is not None:
                 samples = samples[:config.num_samples]
             self.report["samples_file"] = os.path.abspath(config.samples)
@@ -262,17 +158,26 @@ class Evaluation:
                               "for the held-out loss; give it a test split or leave out "
                               "heldout from eval_metrics")
         levels = len(self.report["sigmas"])
+        continuous = builders.make_continuous_objective(self.source.config)
+        score_fn = self.source.score_fn if continuous is None else self.source.sigma_score_fn
         with progress_bar(levels * len(x), "held-out DSM") as bar:
-            result = heldout.heldout_dsm_loss(self.source.score_fn, x, self.source.sigmas,
+            result = heldout.heldout_dsm_loss(score_fn, x, self.source.sigmas,
                                               seed=config.heldout_seed,
                                               batch_size=config.eval_batch_size,
-                                              callback=bar.update)
+                                              callback=bar.update, continuous=continuous)
         self.report["heldout_dsm"] = {
             "total": result.total, "per_level": result.per_level.tolist(),
             "per_level_sem": result.per_level_sem.tolist(), "sigmas": self.report["sigmas"],
             "num_examples": result.num_examples, "seed": result.seed, "split": "test",
             "examples": heldout.examples_note(dataset),
             "weighting": "lambda(sigma) = sigma^2; total = mean over levels"}
+        if continuous is not None:
+            self.report["heldout_dsm"].update(
+                sde=continuous.sde.name,
+                times=heldout.bin_times(levels, continuous.t_min).tolist(),
+                weighting=f"continuous DSM on the {continuous.sde.name} SDE, lambda "
+                          f"{continuous.weighting}, at the centres of {levels} time bins; "
+                          "total = mean over them")
 
     def likelihood(self) -> None:
         from tfncsn import likelihood  # SciPy's solver: imported on use.
@@ -372,7 +277,9 @@ class Evaluation:
             mu, sigma = self.reference_stats
             reference = {"stats": os.path.abspath(self.config.reference_stats), "given": True}
         else:
-            mu, sigma, reference = self.timed("inception_reference", inception_reference, self)
+            mu, sigma, reference = self.timed("inception_reference", inception_reference,
+                                              self.source, self.config, self.plan.weights,
+                                              self.network)
         with progress_bar(len(self.pixels), "Inception") as bar:
             pool, logits = self.network(self.pixels, callback=bar.update)
         splits = min(IS_SPLITS, len(logits))
@@ -406,65 +313,6 @@ class Evaluation:
         with open(tmp, "w") as f:
             json.dump(self.report, f, indent=2)
         os.replace(tmp, self.output)
-
-
-def read_samples(path: str, element_shape) -> tuple[np.ndarray, np.ndarray | None]:
-    """Samples (and intermediate states, if saved) from `tfncsn sample`'s .npy or .npz."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"samples file '{path}' not found")
-    if path.endswith(".npz"):
-        with np.load(path) as data:
-            if "samples" not in data:
-                raise ConfigError(f"samples file '{path}' has no 'samples' array")
-            samples = data["samples"]
-            states = data["states"] if "states" in data else None
-    else:
-        samples, states = np.load(path), None
-    if samples.shape[1:] != tuple(element_shape):
-        raise ConfigError(f"samples file '{path}' holds {samples.shape[1:]} examples; the run's "
-                          f"dataset has {tuple(element_shape)}")
-    if states is not None:
-        states = states[:, :NEIGHBOUR_ROWS]
-    return samples.astype(np.float32), states
-
-
-def offline_classifier(source, cache_dir: str, train_x, train_y, test_x, test_y):
-    """The cached classifier of this dataset, trained (and cached) first if there is none."""
-    from tfncsn.metrics import feature_classifier as clf
-    directory = os.path.join(cache_dir, "classifiers",
-                             dataset_key(source, train_x.shape[1:], clf.ARCHITECTURE))
-    loaded = clf.load_classifier(directory)
-    if loaded is not None:
-        model, info = loaded
-        return model, {**info, "path": directory, "trained_now": False}
-    steps = clf.default_steps(len(train_x))
-    with progress_bar(steps, "offline classifier") as bar:
-        model, info = clf.fit_classifier(train_x, train_y, test_x, test_y, steps=steps,
-                                         callback=bar.update)
-    info["dataset"] = source.config.dataset
-    info = clf.save_classifier(model, directory, info)
-    return model, {**info, "path": directory, "trained_now": True}
-
-
-def inception_reference(evaluation: Evaluation):
-    """(mu, sigma, description) of the training split's pool features, cached as .npz."""
-    from tfncsn.metrics import inception as inc
-    limit = evaluation.config.reference_examples
-    key = dataset_key(evaluation.source, "train", limit,
-                      inc.weights_fingerprint(evaluation.plan.weights))
-    path = os.path.join(evaluation.config.resolved_cache_dir(), "inception", f"{key}.npz")
-    description = {"stats": path, "split": "train"}
-    if os.path.isfile(path):
-        mu, sigma = fid.load_statistics(path, inc.POOL_DIM)
-        with np.load(path) as data:
-            count = int(data["num_examples"]) if "num_examples" in data else None
-        return mu, sigma, {**description, "num_examples": count, "from_cache": True}
-    train = load_train_pixels(evaluation.source, limit)
-    with progress_bar(len(train), "Inception reference") as bar:
-        pool, _ = evaluation.network(train, callback=bar.update)
-    mu, sigma = fid.feature_statistics(pool)
-    fid.save_statistics(path, mu, sigma, num_examples=len(train))
-    return mu, sigma, {**description, "num_examples": len(train), "from_cache": False}
 
 
 def likelihood_score(source: ScoreSource, config: EvalConfig):

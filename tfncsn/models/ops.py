@@ -1,7 +1,7 @@
 """The pure TensorFlow operations of the NCSN score network: pools, the align-corners
 resize and InstanceNorm++ (docs/algorithms.md section 6). No weights, no Keras: each is
-tested against NumPy (tests/test_refinenet_layers.py); `layers.py` builds the Keras blocks
-from them.
+tested against NumPy (tests/test_refinenet_layers.py); instance_norm.py, residual_block.py and
+refine_block.py build the Keras blocks from them.
 """
 
 from __future__ import annotations

@@ -10,7 +10,10 @@ from typing import Sequence
 import keras
 import tensorflow as tf
 
-from tfncsn.models import layers
+from tfncsn.models.convolution import check_conv_bias_init, conv, init_conv_biases
+from tfncsn.models.instance_norm import make_norm
+from tfncsn.models.refine_block import RefineBlock
+from tfncsn.models.residual_block import ResidualBlock
 
 
 class DilatedRefineNet(keras.Model):
@@ -45,24 +48,24 @@ class DilatedRefineNet(keras.Model):
         self.pool_count_padding = bool(pool_count_padding)
         self.align_corners = bool(align_corners)
         self.unbiased_channel_variance = bool(unbiased_channel_variance)
-        self.conv_bias_init = layers.check_conv_bias_init(conv_bias_init)
+        self.conv_bias_init = check_conv_bias_init(conv_bias_init)
         self._scale_by_sigma = bool(scale_by_sigma)
         num_levels = len(self.sigmas) if conditional else None
         unbiased = self.unbiased_channel_variance
         ngf2 = 2 * self.ngf
 
         def block(name, filters, **options):
-            return layers.ResidualBlock(filters, num_levels, unbiased_channel_variance=unbiased,
-                                        name=name, **options)
+            return ResidualBlock(filters, num_levels, unbiased_channel_variance=unbiased,
+                                 name=name, **options)
 
         def refine(name, filters, num_inputs, last=False):
-            return layers.RefineBlock(filters, num_inputs, num_levels, last=last,
-                                      normalize=refine_norms, pool=pool,
-                                      count_padding=self.pool_count_padding,
-                                      align_corners=self.align_corners,
-                                      unbiased_channel_variance=unbiased, name=name)
+            return RefineBlock(filters, num_inputs, num_levels, last=last,
+                               normalize=refine_norms, pool=pool,
+                               count_padding=self.pool_count_padding,
+                               align_corners=self.align_corners,
+                               unbiased_channel_variance=unbiased, name=name)
 
-        self.begin_conv = layers.conv(self.ngf, name="begin_conv")
+        self.begin_conv = conv(self.ngf, name="begin_conv")
         self.stages = [
             [block("res1_0", self.ngf), block("res1_1", self.ngf)],
             [block("res2_0", ngf2, downsample=True), block("res2_1", ngf2)],
@@ -75,8 +78,8 @@ class DilatedRefineNet(keras.Model):
         self.refine2 = refine("refine2", ngf2, 2)
         self.refine3 = refine("refine3", self.ngf, 2)
         self.refine4 = refine("refine4", self.ngf, 2, last=True)
-        self.end_norm = layers.make_norm(num_levels, unbiased, "end_norm")
-        self.end_conv = layers.conv(self.data_shape[-1], name="end_conv")
+        self.end_norm = make_norm(num_levels, unbiased, "end_norm")
+        self.end_conv = conv(self.data_shape[-1], name="end_conv")
 
     def build(self, input_shape):
         """Creates every weight from the shape of x alone, without a forward pass."""
@@ -98,7 +101,7 @@ class DilatedRefineNet(keras.Model):
         self.end_norm.build(shape)
         self.end_conv.build(shape)
         if self.conv_bias_init == "uniform":
-            layers.init_conv_biases(self)
+            init_conv_biases(self)
 
     def call(self, x, level):
         score = tf.cast(self.network(x, level), tf.float32)  # float32 under mixed precision.
