@@ -214,6 +214,14 @@ class _SDEProgram(Sampler):
             return score_fn(x, self.batch_vector(x, i))
         return score_fn(x, self.batch_vector(x, self._grid_t[i]))
 
+    @property
+    def has_finish(self) -> bool:
+        """The Tweedie step at the end: the `denoise` option, always for the ODE (no option)."""
+        return getattr(self.options, "denoise", True)
+
+    def finish(self, score_fn, state):
+        return self.denoise(score_fn, state["x"]) if self.has_finish else state["x"]
+
     def denoise(self, score_fn, x):
         """E[x0 | x] at the last grid point: (x + std^2 s) / m (Tweedie; m = 1 for VE)."""
         last = tf.constant(len(self.grid) - 1, tf.int32)
@@ -272,12 +280,8 @@ class PredictorCorrector(_SDEProgram):
                                              for j in range(self.options.corrector_steps))
 
     @property
-    def has_finish(self) -> bool:
-        return self.options.denoise
-
-    @property
     def score_evaluations(self) -> int:
-        return self.num_steps * (self.options.corrector_steps + 1) + int(self.options.denoise)
+        return self.num_steps * (self.options.corrector_steps + 1) + int(self.has_finish)
 
     def step(self, score_fn, state, k, noise):
         x = state["x"]
@@ -290,8 +294,6 @@ class PredictorCorrector(_SDEProgram):
             x = x + step * score + tf.sqrt(2.0 * step) * z
         return {"x": x}
 
-    def finish(self, score_fn, state):
-        return self.denoise(score_fn, state["x"]) if self.options.denoise else state["x"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -338,10 +340,6 @@ class ProbabilityFlowODE(_SDEProgram):
         return ()
 
     @property
-    def has_finish(self) -> bool:
-        return True
-
-    @property
     def score_evaluations(self) -> int:
         return self.num_steps * (2 if self.options.solver == "heun" else 1) + 1
 
@@ -357,8 +355,6 @@ class ProbabilityFlowODE(_SDEProgram):
             x_next = x_next - self._drift_t[k] * 0.5 * (x + euler)
         return {"x": x_next}
 
-    def finish(self, score_fn, state):
-        return self.denoise(score_fn, state["x"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -395,17 +391,11 @@ class AncestralSampling(_SDEProgram):
         self._a, self._b, self._c = tf.constant(a), tf.constant(b), tf.constant(c)
 
     @property
-    def has_finish(self) -> bool:
-        return self.options.denoise
-
-    @property
     def score_evaluations(self) -> int:
-        return self.num_steps + int(self.options.denoise)
+        return self.num_steps + int(self.has_finish)
 
     def step(self, score_fn, state, k, noise):
         x = state["x"]
         return {"x": self._a[k] * x + self._b[k] * self.score_at(score_fn, x, k)
                 + self._c[k] * noise["z"]}
 
-    def finish(self, score_fn, state):
-        return self.denoise(score_fn, state["x"]) if self.options.denoise else state["x"]
