@@ -52,6 +52,7 @@ def test_the_export_samples_the_mode_weights_without_tensorflow(trained, tmp_pat
             "--sampler_options=num_steps=100")
     meta = json.loads((export / "metadata.json").read_text())
     assert meta["programs"]["sample"]["score_evaluations"] == 99 * 2 + 1
+    assert meta["sde"] == {"name": sde, "options": {}}
     out = tmp_path / "onnx.npy"
     proc = run_runtime(tmp_path, f"--model={export}", "--num_samples=1280", f"--output={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -56,6 +56,8 @@ def for_run(config: RunConfig, element_shape: Sequence[int], prior_range: Sequen
     }
     if postprocess == "inverse_logit":
         meta["logit_lambda"] = LOGIT_LAMBDA
+    if config.sde.continuous:  # For readers: the runtimes need nothing of it (the graphs hold it).
+        meta["sde"] = {"name": config.sde.name, "options": dict(config.sde.options)}
     return meta
 
 
