@@ -1,4 +1,4 @@
-"""pc, ode and ancestral over every SDE (plugins/tfncsn_plugins/samplers.py, tfncsn/sdes.py)
+"""pc, ode and ancestral over every SDE (plugins/tfncsn_plugins/samplers/sde.py, tfncsn/sdes.py)
 against exact answers: Gaussian data with its exact score, the ODE's order, and NCSN runs'
 outputs pinned from before the SDE family."""
 
