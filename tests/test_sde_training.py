@@ -119,3 +119,13 @@ def test_the_held_out_loss_of_a_continuous_run_is_the_objective_at_the_bin_centr
         z = heldout.level_noise(5, i, x.shape)
         expected = losses.continuous_dsm_per_example(score_fn, sde, x, tf.fill([40], t), z)
         assert result.per_level[i] == pytest.approx(float(tf.reduce_mean(expected)), rel=1e-5)
+
+
+def test_the_evaluation_report_names_the_sde_and_counts_states_in_english():
+    from tfncsn.evaluation import report
+    assert [report._ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st"]
+    sde = {"name": "vp", "options": {}, "weighting": "std2", "train_eps": 1e-5}
+    assert report._noise({"sde": sde, "sigmas": [1.0, 0.1]}) == (
+        "trained in continuous time on the vp SDE, t ~ U(1e-05, 1)")
+    assert report._noise({"sde": None, "sigmas": [1.0, 0.1]}) == "2 noise levels 1 → 0.1"

@@ -17,6 +17,22 @@ def _kid(section: dict[str, Any]) -> str:
     return f"{section['kid']['mean']:.4g} ± {section['kid']['std']:.2g}"
 
 
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, ..., 11th, 12th, 13th, 21st."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _noise(report: dict[str, Any]) -> str:
+    """What the run's noise is: NCSN's levels, or the SDE it was trained on."""
+    sde = report.get("sde")
+    if sde:
+        return (f"trained in continuous time on the {sde['name']} SDE, t ~ U({sde['train_eps']:g}, "
+                "1)")
+    sigmas = report["sigmas"]
+    return f"{len(sigmas)} noise levels {sigmas[0]:.4g} → {sigmas[-1]:.4g}"
+
+
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
@@ -47,8 +63,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"Run: `{report['workdir']}`.", ""]
     if n == 0:
         lines += [f"No samples (only the held-out loss or likelihood was asked for); "
-                  f"{len(report['sigmas'])} "
-                  f"noise levels {report['sigmas'][0]:.4g} → {report['sigmas'][-1]:.4g}.", ""]
+                  f"{_noise(report)}.", ""]
     else:
         if not report.get("samples_file"):
             options = sampler.get("options", {k: v for k, v in sampler.items() if k != "name"})
@@ -56,8 +71,7 @@ def markdown(report: dict[str, Any]) -> str:
             origin = f"from the {sampler['name']} sampler ({settings}), seed {report['seed']}"
         else:
             origin = f"read from `{report['samples_file']}`"
-        lines += [f"**{n} samples** {origin}; {len(report['sigmas'])} noise levels "
-                  f"{report['sigmas'][0]:.4g} → {report['sigmas'][-1]:.4g}.", "",
+        lines += [f"**{n} samples** {origin}; {_noise(report)}.", "",
                   f"FID is biased upward with few samples (the paper's numbers use 50,000): "
                   f"compare runs only at the same sample count ({n} here). The *real test "
                   "images* row gives each metric for as many held-out real images: the floor "
@@ -66,8 +80,8 @@ def markdown(report: dict[str, Any]) -> str:
     if report.get("summary"):
         lines += [f"Dataset summary of the samples: {report['summary']}.", ""]
     if "states" in report.get("files", {}):
-        every = (f"every {report['keep_every']}th Langevin state" if report.get("keep_every")
-                 else "the saved Langevin states")
+        every = (f"every {_ordinal(report['keep_every'])} state of the sampler"
+                 if report.get("keep_every") else "the saved states of the sampler")
         lines += ["## Intermediate states", "",
                   f"Each row one sample, left to right {every} from the prior, then the final "
                   "sample (paper Fig. 4).", ""]
@@ -128,9 +142,10 @@ def markdown(report: dict[str, Any]) -> str:
                   "better; comparable between models with the same sigmas and seed "
                   "(paper section 4.2)."
                   + (f" Examples: {h['examples']}." if "examples" in h else ""), ""]
-        lines += _table(["level", "sigma", "loss", "± s.e."],
+        noise, values = ("t", h["times"]) if "times" in h else ("sigma", h["sigmas"])
+        lines += _table(["level", noise, "loss", "± s.e."],
                         [[str(i), _f(s), _f(v, 5), _f(e, 2)] for i, (s, v, e) in enumerate(
-                            zip(h["sigmas"], h["per_level"], h["per_level_sem"]))]) + [""]
+                            zip(values, h["per_level"], h["per_level_sem"]))]) + [""]
     lines += _skipped(report, "heldout")
 
     if _shown(report, "likelihood"):

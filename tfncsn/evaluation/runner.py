@@ -52,6 +52,7 @@ class Evaluation:
             "model": config.model, "model_options": config.model_options,
             "score": source.description, "sampler": dataclasses.asdict(config.sampler),
             "sigmas": [float(s) for s in source.sigmas.numpy()],
+            "sde": dataclasses.asdict(config.sde) if config.sde.continuous else None,
             "num_samples": 0, "samples_file": None, "seed": self.config.seed,
             "skipped": dict(plan.skipped), "files": {}, "timings_s": {}}
         self.samples: np.ndarray | None = None  # Model space.
