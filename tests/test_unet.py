@@ -77,7 +77,10 @@ def test_each_example_uses_its_own_sigma(model):
     together = model.score_at_sigma(x, sigma).numpy()
     for i in range(3):
         alone = model.score_at_sigma(x[i:i + 1], sigma[i:i + 1]).numpy()
-        np.testing.assert_allclose(together[i:i + 1], alone, rtol=1e-4, atol=1e-6)
+        # A batch of 3 and of 1 round differently in oneDNN's convolutions: a tolerance on the
+        # example's own scale (a wrong sigma would be off by its order of magnitude).
+        scale = np.abs(alone).max()
+        np.testing.assert_allclose(together[i:i + 1], alone, rtol=1e-4, atol=1e-5 * scale)
 
 
 def test_output_is_network_over_sigma(model, monkeypatch):
