@@ -25,11 +25,6 @@ class LossOutput(NamedTuple):
     levels: tf.Tensor  # [N] int32 noise level of each example.
 
 
-def _expand_to(values: tf.Tensor, x: tf.Tensor) -> tf.Tensor:
-    """Reshapes a [N] tensor so it broadcasts against x [N, ...]."""
-    return tf.reshape(values, tf.concat([[-1], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
-
-
 def _sum_over_features(t: tf.Tensor) -> tf.Tensor:
     return tf.reduce_sum(tf.reshape(t, [tf.shape(t)[0], -1]), axis=1)
 
@@ -48,7 +43,7 @@ def draw_levels(rng: tf.random.Generator, batch_size, num_levels) -> tf.Tensor:
 def dsm_per_example(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, levels: tf.Tensor,
                     noise: tf.Tensor) -> tf.Tensor:
     """1/2 ||sigma s(x + sigma z, sigma) + z||^2 per example: eq. (5) weighted by lambda = sigma^2."""
-    sigma = _expand_to(tf.gather(sigmas, levels), x)
+    sigma = sdes.expand(tf.gather(sigmas, levels), x)
     score = score_fn(x + sigma * noise, levels)
     return 0.5 * _sum_over_features(tf.square(sigma * score + noise))
 
@@ -92,7 +87,7 @@ def continuous_dsm_per_example(sigma_score_fn: ScoreFn, sde: sdes.SDE, x: tf.Ten
     1/2 ||std s + z||^2 (their default); "likelihood" is lambda = g(t)^2 (their Thm. 1)."""
     x_t, std = sdes.perturb(sde, x, t, noise)
     score = sigma_score_fn(x_t, std)
-    per_example = 0.5 * _sum_over_features(tf.square(_expand_to(std, x) * score + noise))
+    per_example = 0.5 * _sum_over_features(tf.square(sdes.expand(std, x) * score + noise))
     if weighting == "likelihood":
         per_example = per_example * tf.square(sde.diffusion(t) / std)
     return per_example
@@ -166,7 +161,7 @@ def ssm_from_noise(score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, levels: t
                    variance_reduced: bool = True) -> LossOutput:
     sigma = tf.gather(sigmas, levels)
     per_example = tf.square(sigma) * ssm_per_example(
-        score_fn, x + _expand_to(sigma, x) * noise, levels, v, variance_reduced)
+        score_fn, x + sdes.expand(sigma, x) * noise, levels, v, variance_reduced)
     return LossOutput(_reduce(per_example, global_batch_size), per_example, levels)
 
 

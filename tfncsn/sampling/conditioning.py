@@ -33,8 +33,8 @@ from typing import Callable
 import numpy as np
 import tensorflow as tf
 
+from tfncsn import sdes
 from tfncsn.interfaces import ScoreFn
-from tfncsn.sdes import SDE
 from tfncsn.sampling.checks import check_step_result
 from tfncsn.sampling.contract import Noise, Sampler, SamplerError
 
@@ -165,7 +165,7 @@ class Colorization(Inpainting):
 
 
 def guided_score(score_fn: ScoreFn, log_prob_fn: LogProbFn, labels, scale: float,
-                 score_input: str, sigmas, sde: SDE | None = None) -> ScoreFn:
+                 score_input: str, sigmas, sde: sdes.SDE | None = None) -> ScoreFn:
     """Classifier guidance: the score of p(x | y) up to the guidance scale,
 
         s(x, sigma) + scale * grad_x log p(y | x, sigma)
@@ -196,7 +196,7 @@ def guided_score(score_fn: ScoreFn, log_prob_fn: LogProbFn, labels, scale: float
             seen, seen_sigma = x, sigma
             if sde is not None:
                 mean_scale = sde.mean_scale_at_std(sigma)
-                seen = x / tf.reshape(mean_scale, [-1] + [1] * (len(x.shape) - 1))
+                seen = x / sdes.expand(mean_scale, x)
                 seen_sigma = sigma / mean_scale
             # The sum's gradient is each example's own: the examples are independent.
             total = tf.reduce_sum(log_prob_fn(seen, seen_sigma,
