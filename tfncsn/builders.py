@@ -9,9 +9,10 @@ import keras
 import tensorflow as tf
 
 from tfncsn import hardware, losses, registry, sdes
-from tfncsn.config import (AUTO_PRECISION, PRECISIONS, ConfigError, RunConfig, SamplerConfig,
-                           SigmaConfig)
+from tfncsn.config import (AUTO_PRECISION, PRECISIONS, ConfigError, PreconditioningConfig,
+                           RunConfig, SamplerConfig, SigmaConfig)
 from tfncsn.interfaces import POSTPROCESS_KINDS, Dataset
+from tfncsn.models.preconditioning import EDMPreconditioned
 from tfncsn.sampling.checks import build
 from tfncsn.sampling.contract import Problem, Sampler
 from tfncsn.schedules import InvalidSigmasError, validate_sigmas
@@ -56,6 +57,16 @@ def make_continuous_objective(config: RunConfig) -> losses.ContinuousDSM | None:
     if sde is None:
         return None
     return losses.ContinuousDSM(sde, config.sde.train_eps, config.sde.weighting)
+
+
+def make_training_objective(config: RunConfig
+                            ) -> losses.ContinuousDSM | losses.EDMObjective | None:
+    """What `tfncsn train` minimises: EDM's loss (`--preconditioning=edm`), continuous DSM on
+    the run's SDE, or None for NCSN's DSM/SSM at the levels (`--loss`)."""
+    if config.preconditioning.edm:
+        edm = config.preconditioning
+        return losses.EDMObjective(edm.sigma_data, edm.p_mean, edm.p_std)
+    return make_continuous_objective(config)
 
 
 def check_continuous_model(model: keras.Model, config: RunConfig) -> None:
@@ -111,8 +122,10 @@ def dtype_policy(precision: str) -> Iterator[None]:
 
 
 def make_model(name: str, options: dict[str, Any], input_shape: Sequence[int],
-               sigmas: Sequence[float], precision: str = "float32") -> keras.Model:
-    """Builds model `name` in `precision` and creates its weights with one call on zeros.
+               sigmas: Sequence[float], precision: str = "float32",
+               preconditioning: PreconditioningConfig | None = None) -> keras.Model:
+    """Builds model `name` in `precision` and creates its weights with one call on zeros;
+    with `preconditioning` edm, wrapped as EDM's preconditioned denoiser.
 
     Under a mixed policy the weights stay float32 and the layers compute in 16 bits;
     the built-in models return float32 scores and take their normalisation statistics
@@ -125,8 +138,21 @@ def make_model(name: str, options: dict[str, Any], input_shape: Sequence[int],
                             **options)
         except (TypeError, ValueError) as e:  # Keras raises ValueError for unknown keywords.
             raise ConfigError(f"model '{name}' rejected options {options}: {e}") from e
+        if preconditioning is not None and preconditioning.edm:
+            try:
+                model = EDMPreconditioned(model, preconditioning.sigma_data)
+            except ValueError as e:
+                raise ConfigError(f"--preconditioning=edm with --model={name}: {e}") from None
         model(tf.zeros([1, *input_shape]), tf.zeros([1], tf.int32))
     return model
+
+
+def model_for(config: RunConfig, input_shape: Sequence[int], sigmas: Sequence[float]
+              ) -> keras.Model:
+    """The run's model (`make_model` with the run's model, options, precision and
+    preconditioning)."""
+    return make_model(config.model, config.model_options, input_shape, sigmas, config.precision,
+                      config.preconditioning)
 
 
 def make_sampler(name: str) -> type:

@@ -21,6 +21,9 @@ SSM_PROJECTIONS = ("gaussian", "rademacher")
 # Continuous-time DSM weightings lambda(t): std(t)^2 (Song et al. 2021's default) or g(t)^2
 # (their likelihood weighting).
 SDE_WEIGHTINGS = ("std2", "likelihood")
+# How the network's output becomes the score: as the model computes it, or EDM's
+# preconditioned denoiser (Karras et al. 2022, docs/algorithms.md#edm).
+PRECONDITIONINGS = ("none", "edm")
 # Keras dtype policies of the score network: "mixed_*" computes in 16 bits and keeps
 # the weights, the losses, the sigma arithmetic, the sampler updates and the EMA in float32.
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -155,6 +158,34 @@ class SDEConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class PreconditioningConfig:
+    """EDM's preconditioned denoiser and its training (Karras et al. 2022, Table 1)."""
+
+    name: str = setting(
+        "none", "edm: the network F is used as the denoiser D = c_skip x + c_out F(c_in x, "
+        "sigma), the score (D - x) / sigma^2, and trained with ln sigma ~ N(edm_p_mean, "
+        "edm_p_std^2) and EDM's loss weight. Needs a model that accepts any sigma; the "
+        "samplers walk --sigma_max to --sigma_min. none: the model's own score.",
+        choices=PRECONDITIONINGS, flag="preconditioning")
+    sigma_data: float = setting(0.5, "EDM's sigma_data, the data's standard deviation in the "
+                                "preconditioning (0.5: theirs for images in [-1, 1]).",
+                                minimum=0.0)
+    p_mean: float = setting(-1.2, "Mean of ln sigma of EDM's training noise.",
+                            flag="edm_p_mean")
+    p_std: float = setting(1.2, "Standard deviation of ln sigma of EDM's training noise.",
+                           minimum=0.0, flag="edm_p_std")
+
+    def __post_init__(self):
+        check_settings(self)
+        if not self.sigma_data > 0:
+            raise ConfigError(f"sigma_data must be positive, got {self.sigma_data}")
+
+    @property
+    def edm(self) -> bool:
+        return self.name == "edm"
+
+
+@dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """The optimisation (paper Appendix B.2) and the loop's bookkeeping."""
 
@@ -217,9 +248,15 @@ class RunConfig:
     sampler: SamplerConfig = SamplerConfig()
     train: TrainConfig = TrainConfig()
     sde: SDEConfig = SDEConfig()
+    preconditioning: PreconditioningConfig = PreconditioningConfig()
 
     def __post_init__(self):
         check_settings(self)
+        if self.preconditioning.edm and self.sde.continuous:
+            raise ConfigError(
+                f"--preconditioning=edm draws its own training sigmas (ln sigma ~ N(edm_p_mean, "
+                f"edm_p_std^2)) and cannot train on --sde={self.sde.name}: drop --sde (every "
+                "sampler then walks --sigma_max to --sigma_min)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -233,7 +270,8 @@ class RunConfig:
                        sigmas=SigmaConfig.from_dict(d["sigmas"]),
                        sampler=SamplerConfig.from_dict(d["sampler"]),
                        train=TrainConfig(**d["train"]),
-                       sde=SDEConfig(**d.get("sde", {})))
+                       sde=SDEConfig(**d.get("sde", {})),
+                       preconditioning=PreconditioningConfig(**d.get("preconditioning", {})))
         except (KeyError, TypeError) as e:
             raise ConfigError(f"malformed run config: {e}") from e
 
@@ -245,6 +283,10 @@ class RunConfig:
                 # What the network's noise input means (runs before SDEs hold none).
                 "sde": {"name": self.sde.name, "options": self.sde.options}
                 if self.sde.continuous else None,
+                # How the network's output becomes the score (runs before EDM hold none).
+                "preconditioning": {"name": self.preconditioning.name,
+                                    "sigma_data": self.preconditioning.sigma_data}
+                if self.preconditioning.edm else None,
                 # The loss scale's variables are part of the optimizer's checkpoint.
                 "loss_scaling": self.precision == "mixed_float16"}
 

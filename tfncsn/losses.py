@@ -1,4 +1,4 @@
-"""Score-matching objectives (docs/algorithms.md sections 2 and 3).
+"""Score-matching objectives (docs/algorithms.md sections 2 and 3; EDM's: #edm).
 
 The `*_per_example` functions are pure: every random draw is an argument, so
 they can be checked against NumPy. `dsm_loss` and `ssm_loss` draw the noise
@@ -17,6 +17,7 @@ import tensorflow as tf
 from tfncsn import sdes
 from tfncsn.config import SSM_PROJECTIONS  # The setting's allowed values, declared once.
 from tfncsn.interfaces import ScoreFn
+from tfncsn.models.preconditioning import edm_loss_weight
 
 
 class LossOutput(NamedTuple):
@@ -115,6 +116,47 @@ def continuous_dsm_from_noise(sigma_score_fn: ScoreFn, x: tf.Tensor, sde: sdes.S
     per_example = continuous_dsm_per_example(sigma_score_fn, sde, x, t, noise, weighting)
     return LossOutput(_reduce(per_example, global_batch_size), per_example,
                       time_bins(t, t_min, num_bins))
+
+
+@dataclasses.dataclass(frozen=True)
+class EDMObjective:
+    """EDM's training (Karras et al. 2022, eq. 8, Table 1): ln sigma ~ N(p_mean, p_std^2) per
+    example and lambda(sigma) ||D(x0 + sigma n; sigma) - x0||^2, for a preconditioned model
+    with this sigma_data (`tfncsn.models.preconditioning`)."""
+
+    sigma_data: float = 0.5
+    p_mean: float = -1.2
+    p_std: float = 1.2
+
+
+def draw_edm_noise(rng, x_shape, p_mean: float, p_std: float) -> dict[str, tf.Tensor]:
+    """The random inputs of EDM's loss: one log-normal sigma per example and the noise n."""
+    log_sigma = p_mean + p_std * rng.normal([x_shape[0]], dtype=tf.float32)
+    return {"sigma": tf.exp(log_sigma), "noise": rng.normal(x_shape, dtype=tf.float32)}
+
+
+def edm_per_example(sigma_score_fn: ScoreFn, x: tf.Tensor, sigma: tf.Tensor, noise: tf.Tensor,
+                    sigma_data: float) -> tf.Tensor:
+    """lambda(sigma) ||D - x0||^2 per example, D = x + sigma^2 s(x, sigma), x = x0 + sigma n.
+    Since D - x0 = sigma (sigma s + n), this is lambda sigma^2 ||sigma s + n||^2."""
+    score = sigma_score_fn(x + sdes.expand(sigma, x) * noise, sigma)
+    weight = edm_loss_weight(sigma, sigma_data) * tf.square(sigma)
+    return weight * _sum_over_features(tf.square(sdes.expand(sigma, x) * score + noise))
+
+
+def nearest_levels(sigma: tf.Tensor, sigmas: tf.Tensor) -> tf.Tensor:
+    """int32 index of the trained level nearest each sigma in log sigma (for per-level
+    summaries of a loss that draws sigma itself)."""
+    distance = tf.abs(tf.math.log(sigma)[:, None] - tf.math.log(sigmas)[None, :])
+    return tf.argmin(distance, axis=1, output_type=tf.int32)
+
+
+def edm_from_noise(sigma_score_fn: ScoreFn, x: tf.Tensor, sigmas: tf.Tensor, sigma: tf.Tensor,
+                   noise: tf.Tensor, sigma_data: float,
+                   global_batch_size: int | None = None) -> LossOutput:
+    per_example = edm_per_example(sigma_score_fn, x, sigma, noise, sigma_data)
+    return LossOutput(_reduce(per_example, global_batch_size), per_example,
+                      nearest_levels(sigma, sigmas))
 
 
 def ssm_per_example(score_fn: ScoreFn, x: tf.Tensor, levels: tf.Tensor, v: tf.Tensor,

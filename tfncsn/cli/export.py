@@ -41,7 +41,7 @@ def run() -> None:
     sigmas = builders.make_sigmas(config.sigmas)
     # float32 whatever the run's precision: the weights are float32 in every policy.
     model = builders.make_model(config.model, config.model_options, dataset.element_shape,
-                                sigmas.numpy())
+                                sigmas.numpy(), preconditioning=config.preconditioning)
     source = ScoreSource.for_model(config, dataset, sigmas, model, "export")
     program = source.program()  # Options and contract checked before any work,
     check_with_stand_in(program, 1)  # and the steps, without tracing the network.

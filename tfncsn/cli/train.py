@@ -40,11 +40,11 @@ def run() -> None:
     strategy = distribute.make_strategy(FLAGS.strategy, FLAGS.num_cpu_devices, FLAGS.tpu)
     dataset = builders.make_dataset(config.dataset, config.dataset_options, FLAGS.data_dir)
     sigmas = builders.make_sigmas(config.sigmas)
-    continuous = builders.make_continuous_objective(config)
+    objective = builders.make_training_objective(config)
     # The sampler of the snapshots and of later commands, checked before any training: its
     # options, and its steps traced with a stand-in score (the model may accept any sigma).
     problem = Problem(sigmas.numpy(), dataset.element_shape, dataset.prior_range,
-                      continuous_sigma=True, sde=continuous and continuous.sde)
+                      continuous_sigma=True, sde=builders.make_sde(config))
     check_with_stand_in(builders.make_program(config.sampler, problem))
 
     def save_config():
@@ -53,8 +53,7 @@ def run() -> None:
             run_config.save(config, FLAGS.workdir, sigmas.numpy())
 
     def build_model():
-        model = builders.make_model(config.model, config.model_options, dataset.element_shape,
-                                    sigmas.numpy(), config.precision)
+        model = builders.model_for(config, dataset.element_shape, sigmas.numpy())
         builders.check_continuous_model(model, config)
         return model
 
@@ -86,7 +85,7 @@ def run() -> None:
             hooks = training.Hooks(on_start=save_config, progress=progress, snapshot=snapshot,
                                    should_stop=stop.is_set)
             result = training.train(build_model, dataset, sigmas, config.train, FLAGS.workdir,
-                                    strategy=strategy, hooks=hooks, continuous=continuous)
+                                    strategy=strategy, hooks=hooks, continuous=objective)
     except training.TrainingDivergedError as e:
         raise ConfigError(f"{e}; lower --learning_rate, set --grad_clip_norm, or check the "
                           "data") from None

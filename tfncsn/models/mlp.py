@@ -76,12 +76,21 @@ class MLPScoreNet(keras.Model):
         """s(x, sigma) for float32 sigma [N]; any sigma > 0 with noise_embedding=fourier
         (`training` is accepted for the continuous-time trainer; the MLP has no dropout)."""
         del training
-        if self.noise_embedding != "fourier":
-            raise ValueError("score_at_sigma needs noise_embedding=fourier")
-        angles = tf.math.log(sigma)[:, None] * self.frequencies
-        return self._score(x, sigma, tf.concat([tf.sin(angles), tf.cos(angles)], axis=-1))
+        return self._score(x, sigma, self._fourier(sigma))
 
-    def _score(self, x, sigma, embedding):
+    def raw_output(self, x, sigma, training=None):
+        """The network's float32 output at float32 sigma [N], before any division by sigma (F
+        of EDM's preconditioning, `tfncsn.models.preconditioning`); noise_embedding=fourier."""
+        del training
+        return self._score(x, sigma, self._fourier(sigma), scale_by_sigma=False)
+
+    def _fourier(self, sigma):
+        if self.noise_embedding != "fourier":
+            raise ValueError("a score at any sigma needs noise_embedding=fourier")
+        angles = tf.math.log(sigma)[:, None] * self.frequencies
+        return tf.concat([tf.sin(angles), tf.cos(angles)], axis=-1)
+
+    def _score(self, x, sigma, embedding, scale_by_sigma=None):
         batch = tf.shape(x)[0]
         sigma = sigma[:, None]
         # In float32 up to the first layer, and from the last, under mixed precision too.
@@ -94,7 +103,7 @@ class MLPScoreNet(keras.Model):
             h = layer(h)
         score = tf.reshape(tf.cast(self.out(h), tf.float32),
                            tf.concat([[batch], self.data_shape], 0))
-        if self.scale_by_sigma:
+        if self.scale_by_sigma if scale_by_sigma is None else scale_by_sigma:
             score = score / tf.reshape(sigma, [-1] + [1] * len(self.data_shape))
         return score
 

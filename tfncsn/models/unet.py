@@ -310,9 +310,13 @@ class NoiseConditionalUNet(keras.Model):
 
         Pass training=True for dropout (a trainer calling this directly must)."""
         sigma = tf.reshape(tf.cast(sigma, tf.float32), [-1])
-        out = tf.cast(self.network(x, self.noise_features(sigma), training=training),
-                      tf.float32)  # float32 under mixed precision.
-        return out / sigma[:, None, None, None]
+        return self.raw_output(x, sigma, training=training) / sigma[:, None, None, None]
+
+    def raw_output(self, x, sigma, training=None):
+        """The U-Net's float32 output at float32 sigma [N], before the division by sigma (F
+        of EDM's preconditioning, `tfncsn.models.preconditioning`)."""
+        return tf.cast(self.network(x, self.noise_features(sigma), training=training),
+                       tf.float32)  # float32 under mixed precision.
 
     def noise_features(self, sigma):
         """The sin/cos features of log sigma [N] -> float32 [N, embedding_dim]."""

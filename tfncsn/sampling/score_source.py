@@ -109,8 +109,7 @@ def load(config: RunConfig, workdir: str | None, data_dir: str | None = None,
         return ScoreSource(config, dataset, sigmas,
                            lambda x, level: sigma_score(x, tf.gather(sigmas, level)),
                            "exact score", sigma_score)
-    model = builders.make_model(config.model, config.model_options, dataset.element_shape,
-                                sigmas.numpy(), config.precision)
+    model = builders.model_for(config, dataset.element_shape, sigmas.numpy())
     step = training.restore_model(model, workdir, checkpoint_step=checkpoint_step)
     return ScoreSource.for_model(config, dataset, sigmas, model, f"model at step {step}")
 

@@ -122,7 +122,7 @@ class SummaryWindow:
 def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.Tensor,
           config: TrainConfig, workdir: str, strategy: tf.distribute.Strategy | None = None,
           hooks: Hooks | None = None,
-          continuous: losses.ContinuousDSM | None = None) -> TrainResult:
+          continuous: losses.ContinuousDSM | losses.EDMObjective | None = None) -> TrainResult:
     """Trains until `config.steps`, resuming from the latest checkpoint in `workdir`.
 
     Nothing is written to `workdir` before the model is built, the data pipeline
@@ -133,8 +133,9 @@ def train(build_model: Callable[[], keras.Model], dataset: Dataset, sigmas: tf.T
       build_model: returns the score model with its weights created.
       strategy: a `tf.distribute` strategy; the default is one device.
       hooks: what the caller does around the loop (`Hooks`).
-      continuous: train in continuous time on an SDE (Song et al. 2021) instead of at the
-        levels `sigmas` (which then only bin the per-level summaries).
+      continuous: train in continuous time on an SDE (Song et al. 2021), or with EDM's
+        log-normal sigmas (Karras et al. 2022), instead of at the levels `sigmas` (which
+        then only bin the per-level summaries).
     """
     hooks = hooks or Hooks()
     strategy = strategy or tf.distribute.get_strategy()

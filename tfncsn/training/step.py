@@ -39,10 +39,23 @@ def needs_loss_scaling(model: keras.Model) -> bool:
     return model.dtype_policy.compute_dtype == "float16"
 
 
-def make_objective(config: TrainConfig, continuous: losses.ContinuousDSM | None = None):
+Objective = losses.ContinuousDSM | losses.EDMObjective | None
+
+
+def make_objective(config: TrainConfig, continuous: Objective = None):
     """(draw, loss, score_input): draw(rng, shape, L) -> noise dict; loss(score_fn, x, sigmas,
     gbs, **noise); score_input "level" (score_fn(x, level)) or "sigma" (continuous time:
-    score_fn(x, std(t)) through the model's `score_at_sigma`)."""
+    score_fn(x, std(t)), or EDM's log-normal sigma, through the model's `score_at_sigma`)."""
+    if isinstance(continuous, losses.EDMObjective):
+        def draw(rng, x_shape, num_levels):
+            del num_levels  # EDM draws sigma, not levels.
+            return losses.draw_edm_noise(rng, x_shape, continuous.p_mean, continuous.p_std)
+
+        def loss(score_fn, x, sigmas, global_batch_size=None, **noise):
+            return losses.edm_from_noise(score_fn, x, sigmas, sigma_data=continuous.sigma_data,
+                                         global_batch_size=global_batch_size, **noise)
+
+        return draw, loss, "sigma"
     if continuous is not None:
         def draw(rng, x_shape, num_levels):
             del num_levels  # Continuous time draws t, not levels.
@@ -77,7 +90,7 @@ def split_for_replicas(strategy: tf.distribute.Strategy, tensors):
 
 def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
                     strategy: tf.distribute.Strategy, worker_index: int = 0,
-                    continuous: losses.ContinuousDSM | None = None):
+                    continuous: Objective = None):
     """Returns a `tf.function` `steps(iterator, num_steps)` running `num_steps` optimisation
     steps on the next batches inside one call (a graph loop: no host round trip per step).
 
@@ -85,7 +98,7 @@ def make_train_step(state: TrainState, sigmas: tf.Tensor, config: TrainConfig,
     counts over the steps, and the last step's global gradient norm (before clipping). The
     steps are the same whatever `num_steps` is: a run gives the same weights with one step
     per call or many. With `continuous`, the objective is continuous-time DSM on its SDE
-    and the per-level figures are per bin of t.
+    and the per-level figures are per bin of t, or EDM's, binned at the nearest level.
     """
     draw, loss_fn, score_input = make_objective(config, continuous)
     num_levels = int(sigmas.shape[0])
