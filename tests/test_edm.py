@@ -16,6 +16,7 @@ from export_helpers import run_runtime
 from runtime_helpers import JS, node_or_skip
 from tfncsn import builders, losses
 from tfncsn.config import ConfigError, PreconditioningConfig, RunConfig, SDEConfig
+from tfncsn.evaluation import report
 from tfncsn.gaussian_mixture import paper_toy
 from tfncsn.models.preconditioning import (EDMPreconditioned, edm_coefficients, edm_loss_weight,
                                            edm_score)
@@ -86,6 +87,13 @@ def test_the_wrapper_scores_through_the_networks_raw_output():
         builders.make_model("refinenet", {"ngf": 4}, (8, 8, 1), sigmas, preconditioning=config)
 
 
+def test_the_evaluation_report_names_edms_training():
+    edm = {"name": "edm", "sigma_data": 0.5, "p_mean": -1.2, "p_std": 1.2}
+    assert report._noise({"preconditioning": edm, "sde": None, "sigmas": [22.4561, 0.002]}) == (
+        "EDM's preconditioned denoiser (sigma_data 0.5) trained at ln sigma ~ N(-1.2, 1.2^2), "
+        "sampled from sigma 22.46 to 0.002")
+
+
 def test_edm_refuses_an_sde_and_is_part_of_the_architecture():
     with pytest.raises(ConfigError, match="--preconditioning=edm"):
         RunConfig(sde=SDEConfig(name="vp"), preconditioning=PreconditioningConfig(name="edm"))
@@ -142,6 +150,7 @@ def test_the_export_samples_the_modes_in_python_and_node(toy, tmp_path, sampler)
             f"--sampler_options={options}")
     meta = json.loads((export / "metadata.json").read_text())
     assert meta["programs"]["sample"]["score_evaluations"] == evaluations
+    assert meta["preconditioning"] == {"name": "edm", "sigma_data": 5.0}
     out = tmp_path / "onnx.npy"
     proc = run_runtime(tmp_path, f"--model={export}", "--num_samples=1280", f"--output={out}")
     assert proc.returncode == 0, proc.stderr[-3000:]

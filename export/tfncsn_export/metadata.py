@@ -58,6 +58,9 @@ def for_run(config: RunConfig, element_shape: Sequence[int], prior_range: Sequen
         meta["logit_lambda"] = LOGIT_LAMBDA
     if config.sde.continuous:  # For readers: the runtimes need nothing of it (the graphs hold it).
         meta["sde"] = {"name": config.sde.name, "options": dict(config.sde.options)}
+    if config.preconditioning.edm:  # For readers too: the graphs hold the preconditioning.
+        meta["preconditioning"] = {"name": "edm",
+                                   "sigma_data": config.preconditioning.sigma_data}
     return meta
 
 

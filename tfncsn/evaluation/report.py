@@ -24,7 +24,13 @@ def _ordinal(n: int) -> str:
 
 
 def _noise(report: dict[str, Any]) -> str:
-    """What the run's noise is: NCSN's levels, or the SDE it was trained on."""
+    """What the run's noise is: NCSN's levels, the SDE it was trained on, or EDM's training."""
+    edm = report.get("preconditioning")
+    if edm:
+        sigmas = report["sigmas"]
+        return (f"EDM's preconditioned denoiser (sigma_data {edm['sigma_data']:g}) trained at "
+                f"ln sigma ~ N({edm['p_mean']:g}, {edm['p_std']:g}^2), sampled from sigma "
+                f"{sigmas[0]:.4g} to {sigmas[-1]:.4g}")
     sde = report.get("sde")
     if sde:
         return (f"trained in continuous time on the {sde['name']} SDE, t ~ U({sde['train_eps']:g}, "

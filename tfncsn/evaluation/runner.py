@@ -53,6 +53,8 @@ class Evaluation:
             "score": source.description, "sampler": dataclasses.asdict(config.sampler),
             "sigmas": [float(s) for s in source.sigmas.numpy()],
             "sde": dataclasses.asdict(config.sde) if config.sde.continuous else None,
+            "preconditioning": (dataclasses.asdict(config.preconditioning)
+                                if config.preconditioning.edm else None),
             "num_samples": 0, "samples_file": None, "seed": self.config.seed,
             "skipped": dict(plan.skipped), "files": {}, "timings_s": {}}
         self.samples: np.ndarray | None = None  # Model space.
