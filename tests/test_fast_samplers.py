@@ -9,9 +9,11 @@ import tensorflow as tf
 from test_sde_samplers import MU, STD, gaussian_ve_score, make_sde, run, sde_problem
 from tfncsn import registry, sdes
 from tfncsn.sampling import Problem, SamplerError, build
+from tfncsn.gaussian_mixture import paper_toy
 from tfncsn.sampling.conditioning import Inpainting
+from tfncsn.sampling.reference_ode import solve_flow
 from tfncsn_plugins.samplers import DPMSolverPlusPlus2M, Euler, Heun
-from tfncsn_plugins.samplers.sigma_ode import ve_form, ve_range
+from tfncsn_plugins.samplers.sigma_ode import ve_range
 from tfncsn_plugins.sigma_schedules import geometric, karras, linear
 
 CLASSES = {"euler": Euler, "heun": Heun, "dpmpp_2m": DPMSolverPlusPlus2M}
@@ -131,7 +133,7 @@ def test_the_ve_form_of_each_sde(sde_name):
     """std / m at the found point is the VE-form sigma, and the range spans t = 1 to eps."""
     sde = make_sde(sde_name)
     sigmas = np.geomspace(50.0, 0.01, 7)
-    std, mean_scale = ve_form(sde, sigmas)
+    std, mean_scale = sdes.ve_form(sde, sigmas)
     np.testing.assert_allclose(std / mean_scale, sigmas, rtol=1e-9)
     high, low = ve_range(sde_problem(sde))
     m, s = sdes.on_grid(sde.marginal, np.array([1.0, sde.sample_eps]))
@@ -162,3 +164,36 @@ def test_a_model_of_the_levels_only_is_refused():
     problem = Problem(np.array([20.0, 1.0], np.float32), (2,), (-8.0, 8.0), False)
     with pytest.raises(SamplerError, match="sigma"):
         build(DPMSolverPlusPlus2M, {}, problem, "dpmpp_2m")
+
+
+@pytest.mark.parametrize("sde_name", [None, "vp"])
+def test_the_rk45_reference_follows_the_exact_flow(sde_name):
+    """On Gaussian data the flow is known in closed form, through sigma = std / m on VP too."""
+    sde = make_sde(sde_name) if sde_name else None
+    score = gaussian_ve_score if sde is None else (
+        lambda x, std: sdes.score_from_ve(gaussian_ve_score, sde, x, std))
+    x = np.array([[-100.0, 50.0], [30.0, -3.0]])
+    solution = solve_flow(score, x, 80.0, 0.002, sde)
+    np.testing.assert_allclose(solution.x, exact_flow(x, 80.0, 0.002), atol=2e-4)
+    assert 0 < solution.evaluations < 2000
+    with pytest.raises(ValueError, match="sigma_from > sigma_to > 0"):
+        solve_flow(score, x, 1.0, 2.0)
+
+
+def test_heun_converges_to_the_rk45_reference_on_a_mixture():
+    """Against each other on a score with no closed-form flow (the paper toy's mixture): Heun's
+    distance to the RK45 solution falls as the square of the step."""
+    mixture = paper_toy()
+    problem = Problem(np.array([20.0, 0.01], np.float32), (2,), (-8.0, 8.0), True)
+    x_start = np.random.default_rng(0).normal(size=[16, 2]).astype(np.float32) * 20.0
+    errors = []
+    for n in (16, 32, 64):
+        program = build(Heun, {"num_steps": n}, problem, "heun")
+        state = {"x": tf.constant(x_start)}
+        for k in range(program.num_steps):
+            state = program.step(mixture.score, state, tf.constant(k), {})
+        reference = solve_flow(mixture.score, x_start, float(program.grid[0]),
+                               float(program.grid[-1]), rtol=1e-8, atol=1e-8)
+        errors.append(np.abs(state["x"].numpy() - reference.x).max())
+    rates = np.log2(np.array(errors[:-1]) / np.array(errors[1:]))
+    assert np.all(np.abs(rates - 2.0) < 0.4), (errors, rates)

@@ -150,6 +150,22 @@ def score_from_ve(ve_score: Callable[[tf.Tensor, tf.Tensor], tf.Tensor], sde: SD
     return ve_score(x / m, std / mean_scale) / m
 
 
+def ve_form(sde: SDE | None, sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(std, m) of the run's marginal where std / m = sigma, for float64 VE-form `sigmas`
+    (VE and NCSN's levels: (sigma, 1)). Found by bisection in t; std / m grows with t."""
+    sigmas = np.asarray(sigmas, np.float64)
+    if sde is None or np.all(on_grid(sde.mean_scale_at_std, sigmas) == 1.0):
+        return sigmas, np.ones_like(sigmas)  # VE: sigma is the std (and extrapolates past t = 1).
+    low, high = np.zeros_like(sigmas), np.ones_like(sigmas)
+    for _ in range(60):
+        middle = 0.5 * (low + high)
+        mean_scale, std = on_grid(sde.marginal, middle)
+        below = std / mean_scale < sigmas
+        low, high = np.where(below, middle, low), np.where(below, high, middle)
+    mean_scale, std = on_grid(sde.marginal, 0.5 * (low + high))
+    return std, mean_scale
+
+
 def time_grid(sde: SDE, num_points: int, t_min: float | None = None) -> np.ndarray:
     """num_points float64 times from 1 down to t_min (default the SDE's sample_eps)."""
     return np.linspace(1.0, sde.sample_eps if t_min is None else t_min, num_points)

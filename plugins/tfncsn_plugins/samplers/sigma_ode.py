@@ -23,22 +23,6 @@ from tfncsn.sampling import Noise, Prior, Sampler
 from tfncsn.schedules import validate_sigmas
 
 
-def ve_form(sde: sdes.SDE | None, sigmas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(std, m) of the run's marginal where std / m = sigma, for float64 VE-form `sigmas`
-    (VE and NCSN's levels: (sigma, 1)). Found by bisection in t; std / m grows with t."""
-    sigmas = np.asarray(sigmas, np.float64)
-    if sde is None or np.all(sdes.on_grid(sde.mean_scale_at_std, sigmas) == 1.0):
-        return sigmas, np.ones_like(sigmas)  # VE: sigma is the std (and extrapolates past t = 1).
-    low, high = np.zeros_like(sigmas), np.ones_like(sigmas)
-    for _ in range(60):
-        middle = 0.5 * (low + high)
-        mean_scale, std = sdes.on_grid(sde.marginal, middle)
-        below = std / mean_scale < sigmas
-        low, high = np.where(below, middle, low), np.where(below, high, middle)
-    mean_scale, std = sdes.on_grid(sde.marginal, 0.5 * (low + high))
-    return std, mean_scale
-
-
 def ve_range(problem) -> tuple[float, float]:
     """(sigma_max, sigma_min) of the run in the VE form: its levels' extremes, or std / m of
     its SDE at t = 1 and at the SDE's sampling eps."""
@@ -99,13 +83,14 @@ class _SigmaProgram(Sampler):
         super().__init__(options, problem)
         high, low = ve_range(problem)
         self.grid = _schedule(options, options.sigma_max or high, options.sigma_min or low)
+        start_scale = float(sdes.ve_form(problem.sde, self.grid[:1])[1][0])
         self._prior_std = (float(self.grid[0]) if problem.sde is None else
-                           problem.sde.prior_std / float(ve_form(problem.sde, self.grid[:1])[1][0]))
+                           problem.sde.prior_std / start_scale)
         self._points = self.at(self.grid)
 
     def at(self, sigmas: np.ndarray) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """float32 constants (sigma, std, m) of the run's marginal at VE-form `sigmas`."""
-        std, mean_scale = ve_form(self.problem.sde, sigmas)
+        std, mean_scale = sdes.ve_form(self.problem.sde, sigmas)
         return _constant(sigmas), _constant(std), _constant(mean_scale)
 
     @property
