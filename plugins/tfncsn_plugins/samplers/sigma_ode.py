@@ -83,9 +83,6 @@ class _SigmaProgram(Sampler):
         super().__init__(options, problem)
         high, low = ve_range(problem)
         self.grid = _schedule(options, options.sigma_max or high, options.sigma_min or low)
-        start_scale = float(sdes.ve_form(problem.sde, self.grid[:1])[1][0])
-        self._prior_std = (float(self.grid[0]) if problem.sde is None else
-                           problem.sde.prior_std / start_scale)
         self._points = self.at(self.grid)
 
     def at(self, sigmas: np.ndarray) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
@@ -95,8 +92,9 @@ class _SigmaProgram(Sampler):
 
     @property
     def prior(self) -> Prior:
-        """x = x_1 / m(1): N(0, sigma_0^2) for VE and NCSN's levels."""
-        return Prior("normal", std=self._prior_std)
+        """N(0, sigma_0^2 I), EDM's (for VP, x_1 / m(1) ~ N(0, (1 + sigma_0^2) I) is the same
+        to 1 part in 2 sigma_0^2)."""
+        return Prior("normal", std=float(self.grid[0]))
 
     @property
     def score_input(self) -> str:
