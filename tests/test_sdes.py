@@ -138,3 +138,24 @@ def test_plugins_registered_and_contract():
         make("ve", beta_min=1.0)
     with pytest.raises(sdes.SDEError, match="not a subclass"):
         sdes.check_sde_class(object, "x")
+    for name in ("ve", "vp", "subvp"):
+        sdes.check_sde_class(registry.sdes.get(name), name)
+
+
+def test_a_broken_sde_plugin_fails_its_trial_at_load():
+    """The trial builds the plugin on the toy's range and checks what the samplers rely on."""
+    VE = registry.sdes.get("ve")
+
+    class Shrinking(VE):
+        def marginal(self, t):
+            return tf.ones_like(t), self.sigma(1.0 - t)
+
+    class Crashing(VE):
+        def diffusion(self, t):
+            raise ZeroDivisionError("no")
+
+    with pytest.raises(sdes.SDEError, match="std.t. = .* is not positive and increasing"):
+        sdes.check_sde_class(Shrinking, "shrinking")
+    with pytest.raises(sdes.SDEError, match="failed with sigma_max=20, sigma_min=0.01: "
+                                            "ZeroDivisionError: no"):
+        sdes.check_sde_class(Crashing, "crashing")

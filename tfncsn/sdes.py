@@ -199,3 +199,39 @@ def check_sde_class(obj: Any, name: str) -> None:
                   if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if no_default:
         raise SDEError(f"{where}: every option needs a default; {', '.join(no_default)} has none")
+    check_sde_trial(obj, where)
+
+
+# The arguments an SDE plugin is tried with when loaded: the toy's VE range, its default options.
+TRIAL_RANGE = {"sigma_max": 20.0, "sigma_min": 0.01}
+
+
+def check_sde_trial(cls: type, where: str) -> None:
+    """Builds `cls` with its default options on `TRIAL_RANGE` and checks, at five times from
+    its sampling eps to 1, what every sampler relies on: finite coefficients, 0 < m <= 1, std
+    > 0 and increasing, std / m increasing, mean_scale_at_std(std) = m, a positive prior std.
+    Raises a one-line SDEError."""
+    args = ", ".join(f"{k}={v:g}" for k, v in TRIAL_RANGE.items())
+    try:
+        sde = cls(cls.Options(), **TRIAL_RANGE)
+        t = np.linspace(cls.sample_eps, 1.0, 5)
+        mean_scale, std = on_grid(sde.marginal, t)
+        values = {"m": mean_scale, "std": std, "a": on_grid(sde.drift_scale, t),
+                  "g": on_grid(sde.diffusion, t), "m(std)": on_grid(sde.mean_scale_at_std, std)}
+        prior_std = float(sde.prior_std)
+    except Exception as e:  # noqa: BLE001 -- any failure of the plugin is its error line.
+        raise SDEError(f"{where} failed with {args}: {type(e).__name__}: {e}") from None
+    problems = [f"{name} is not finite" for name, v in values.items()
+                if not np.all(np.isfinite(v))]
+    if not np.all((mean_scale > 0) & (mean_scale <= 1 + 1e-12)):
+        problems.append(f"m(t) = {np.round(mean_scale, 6).tolist()} is not in (0, 1]")
+    if not (np.all(std > 0) and np.all(np.diff(std) > 0) and np.all(np.diff(std / mean_scale) > 0)):
+        problems.append(f"std(t) = {np.round(std, 6).tolist()} is not positive and increasing "
+                        "(with std / m)")
+    if not np.allclose(values["m(std)"], mean_scale, rtol=1e-6):
+        problems.append("mean_scale_at_std(std(t)) differs from m(t)")
+    if not prior_std > 0:
+        problems.append(f"prior_std is {prior_std}")
+    if problems:
+        raise SDEError(f"{where} with {args} at t = {np.round(t, 4).tolist()}: "
+                       + "; ".join(problems))
