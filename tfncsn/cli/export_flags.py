@@ -19,3 +19,9 @@ flags.DEFINE_bool("export_float16", False, "export: also write model.float16.onn
 flags.DEFINE_float("float16_rtol", None, "export: relative tolerance of the float16 check "
                    "(|diff| <= atol + rtol * rms of each input's Keras score); default: the one "
                    "docs/export.md states.")
+flags.DEFINE_multi_string("extra_samplers", [], "export: one more sample program per value, "
+                          "beside the run's sampler: NAME or NAME:key=value,key=value (values "
+                          "as in --sampler_options), written as sample_<NAME>_<score "
+                          "evaluations> (e.g. ode:num_steps=10 -> sample_ode_19) and verified "
+                          "like the main one; runtimes choose a program by name "
+                          "(docs/export.md).")
