@@ -20,12 +20,8 @@
  * in FILE (raw little-endian float32, the same shape) instead of the prior, drawing nothing
  * for it. Exit 0: written; 2: bad arguments or an export this cannot use (one line on stderr).
  */
-#define _POSIX_C_SOURCE 200809L /* opendir: the programs an export has, for the error. */
-
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,255 +29,13 @@
 
 #include "export_io.h"
 #include "onnxruntime_c_api.h"
+#include "program_text.h"
+#include "random.h"
 
-#define TEXT_FORMAT "tfncsn.program/1"
-#define TEXT_SUFFIX ".program.txt"
-#define MAX_ENTRIES 16  /* State and noise entries of one program. */
-#define MAX_RANK 8
-#define NAME_SIZE 256
 #define FEED_LIMIT_BYTES ((size_t)1 << 30) /* The per-step feed, as tfncsn_runtime's. */
 
 static const char USAGE[] =
     "usage: sample [--x0=FILE] [--threads=N] EXPORT_DIR PROGRAM NUM_SAMPLES SEED OUT";
-
-/* ------------------------------------------------------------------------ the generator */
-
-/* xoshiro128** seeded by SplitMix32, as export/js/src/random.js specifies it. */
-typedef struct {
-  uint32_t s[4];
-  int has_spare;
-  double spare;
-} Rng;
-
-static uint32_t rotl(uint32_t x, int k) { return (x << k) | (x >> (32 - k)); }
-
-static void rng_seed(Rng *rng, uint32_t seed) {
-  uint32_t s = seed;
-  for (int i = 0; i < 4; i++) {
-    s += 0x9e3779b9u;
-    uint32_t z = s;
-    z = (z ^ (z >> 16)) * 0x85ebca6bu;
-    z = (z ^ (z >> 13)) * 0xc2b2ae35u;
-    rng->s[i] = z ^ (z >> 16);
-  }
-  if (!(rng->s[0] | rng->s[1] | rng->s[2] | rng->s[3])) rng->s[0] = 1;
-  rng->has_spare = 0;
-}
-
-static uint32_t rng_next(Rng *rng) {
-  uint32_t *s = rng->s;
-  const uint32_t result = rotl(s[1] * 5u, 7) * 9u, t = s[1] << 9;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 11);
-  return result;
-}
-
-/* Uniform on the open interval (0, 1). */
-static double rng_unit(Rng *rng) { return ((double)rng_next(rng) + 0.5) / 4294967296.0; }
-
-/* N(0, 1) by Box-Muller; the pair's second value is kept for the next call. */
-static double rng_gaussian(Rng *rng) {
-  if (rng->has_spare) {
-    rng->has_spare = 0;
-    return rng->spare;
-  }
-  const double pi = 3.14159265358979323846;
-  const double r = sqrt(-2.0 * log(rng_unit(rng))), angle = 2.0 * pi * rng_unit(rng);
-  rng->spare = r * sin(angle);
-  rng->has_spare = 1;
-  return r * cos(angle);
-}
-
-static void fill_normal(Rng *rng, float *out, size_t count) {
-  for (size_t i = 0; i < count; i++) out[i] = (float)rng_gaussian(rng);
-}
-
-static void fill_uniform(Rng *rng, float *out, size_t count, double low, double high) {
-  for (size_t i = 0; i < count; i++) out[i] = (float)(low + (high - low) * rng_unit(rng));
-}
-
-/* ------------------------------------------------------------------------ the program */
-
-typedef struct {
-  char name[NAME_SIZE];
-  int per_example; /* 1: shape [N]; 0: [N, *element_shape]. */
-} State;
-
-typedef struct {
-  char name[NAME_SIZE], input[NAME_SIZE];
-  int uniform; /* 1: U(0, 1); 0: N(0, 1). */
-  int per_example;
-  long every;
-} Noise;
-
-typedef struct {
-  char path[4200]; /* The text file, for errors. */
-  char sampler[NAME_SIZE], step[NAME_SIZE], finish[NAME_SIZE], inputs[4 * NAME_SIZE];
-  long num_steps, score_evaluations;
-  int64_t shape[MAX_RANK];
-  size_t rank;
-  int has_prior, prior_uniform;
-  double prior_a, prior_b; /* low, high or mean, std. */
-  State state[MAX_ENTRIES];
-  size_t num_state;
-  Noise noise[MAX_ENTRIES];
-  size_t num_noise;
-} Program;
-
-/* Stops naming the text file and its line. */
-static void bad_line(const Program *p, int line, const char *what) {
-  char detail[4400];
-  snprintf(detail, sizeof detail, "'%s' line %d: %s; export again with this tfncsn", p->path,
-           line, what);
-  die("cannot read the program", detail);
-}
-
-/* The next space-separated word of the line (strtok's state), required. */
-static const char *word(const Program *p, int line, const char *key) {
-  const char *w = strtok(NULL, " \r\n");
-  if (!w) {
-    char what[NAME_SIZE + 40];
-    snprintf(what, sizeof what, "'%s' lacks a value", key);
-    bad_line(p, line, what);
-  }
-  if (strlen(w) >= NAME_SIZE) bad_line(p, line, "a value is too long");
-  return w;
-}
-
-static long whole_number(const Program *p, int line, const char *text, long low) {
-  char *end;
-  errno = 0;
-  const long value = strtol(text, &end, 10);
-  if (errno || *end || end == text || value < low) bad_line(p, line, "not a whole number");
-  return value;
-}
-
-static double real_number(const Program *p, int line, const char *text) {
-  char *end;
-  const double value = strtod(text, &end);
-  if (*end || end == text || !isfinite(value)) bad_line(p, line, "not a number");
-  return value;
-}
-
-static int per_example(const Program *p, int line, const char *text) {
-  if (strcmp(text, "example") && strcmp(text, "element")) {
-    bad_line(p, line, "per must be example or element");
-  }
-  return strcmp(text, "example") == 0;
-}
-
-/* One line of the text: `key value...`; keys this program does not use are skipped. */
-static void parse_line(Program *p, int line, char *text) {
-  const char *key = strtok(text, " \r\n");
-  if (!key) return;
-  if (line == 1) {
-    if (strcmp(key, "format") || strcmp(word(p, line, key), TEXT_FORMAT)) {
-      bad_line(p, line, "not `format " TEXT_FORMAT "`");
-    }
-  } else if (!strcmp(key, "sampler")) {
-    strcpy(p->sampler, word(p, line, key));
-  } else if (!strcmp(key, "step")) {
-    strcpy(p->step, word(p, line, key));
-  } else if (!strcmp(key, "finish")) {
-    strcpy(p->finish, word(p, line, key));
-  } else if (!strcmp(key, "num_steps")) {
-    p->num_steps = whole_number(p, line, word(p, line, key), 1);
-  } else if (!strcmp(key, "score_evaluations")) {
-    p->score_evaluations = whole_number(p, line, word(p, line, key), 0);
-  } else if (!strcmp(key, "element_shape")) {
-    for (const char *w; (w = strtok(NULL, " \r\n"));) {
-      if (p->rank == MAX_RANK) bad_line(p, line, "more than 8 dimensions");
-      p->shape[p->rank++] = whole_number(p, line, w, 1);
-    }
-  } else if (!strcmp(key, "prior")) {
-    const char *kind = word(p, line, key);
-    if (strcmp(kind, "uniform") && strcmp(kind, "normal")) {
-      bad_line(p, line, "the prior must be uniform or normal");
-    }
-    p->prior_uniform = !strcmp(kind, "uniform");
-    p->prior_a = real_number(p, line, word(p, line, key));
-    p->prior_b = real_number(p, line, word(p, line, key));
-    p->has_prior = 1;
-  } else if (!strcmp(key, "state")) {
-    if (p->num_state == MAX_ENTRIES) bad_line(p, line, "more than 16 state entries");
-    State *s = &p->state[p->num_state++];
-    strcpy(s->name, word(p, line, key));
-    s->per_example = per_example(p, line, word(p, line, key));
-  } else if (!strcmp(key, "noise")) {
-    if (p->num_noise == MAX_ENTRIES) bad_line(p, line, "more than 16 noise entries");
-    Noise *n = &p->noise[p->num_noise++];
-    strcpy(n->name, word(p, line, key));
-    strcpy(n->input, word(p, line, key));
-    const char *distribution = word(p, line, key);
-    if (strcmp(distribution, "normal") && strcmp(distribution, "uniform")) {
-      bad_line(p, line, "a noise distribution must be normal or uniform");
-    }
-    n->uniform = !strcmp(distribution, "uniform");
-    n->per_example = per_example(p, line, word(p, line, key));
-    n->every = whole_number(p, line, word(p, line, key), 1);
-  } else if (!strcmp(key, "input")) {
-    const char *name = word(p, line, key);
-    if (strlen(p->inputs) + strlen(name) + 3 < sizeof p->inputs) {
-      strcat(strcat(p->inputs, p->inputs[0] ? ", " : ""), name);
-    }
-  }
-}
-
-/* The names of the export's programs (PROGRAM of each PROGRAM.program.txt), for an error. */
-static void list_programs(const char *dir, char *out, size_t size) {
-  out[0] = '\0';
-  DIR *folder = opendir(dir);
-  if (!folder) return;
-  for (struct dirent *entry; (entry = readdir(folder));) {
-    const size_t length = strlen(entry->d_name), suffix = strlen(TEXT_SUFFIX);
-    if (length > suffix && !strcmp(entry->d_name + length - suffix, TEXT_SUFFIX) &&
-        strlen(out) + length + 2 < size) {
-      strcat(out, out[0] ? ", " : "");
-      strncat(out, entry->d_name, length - suffix);
-    }
-  }
-  closedir(folder);
-}
-
-static void read_program(const char *dir, const char *name, Program *p) {
-  memset(p, 0, sizeof *p);
-  snprintf(p->path, sizeof p->path, "%s/%s" TEXT_SUFFIX, dir, name);
-  FILE *f = strchr(name, '/') ? NULL : fopen(p->path, "r");
-  if (!f) {
-    char known[2048], detail[6400];
-    list_programs(dir, known, sizeof known);
-    if (!known[0]) {
-      snprintf(detail, sizeof detail, "'%s' has no *" TEXT_SUFFIX " files; give the "
-               "directory `tfncsn export` wrote (an export from before they were written "
-               "needs exporting again)", dir);
-    } else {
-      snprintf(detail, sizeof detail, "the export has no program '%s' (no '%s'); it has %s",
-               name, p->path, known);
-    }
-    die("PROGRAM", detail);
-  }
-  char text[8192];
-  int line = 0;
-  while (fgets(text, sizeof text, f)) parse_line(p, ++line, text);
-  fclose(f);
-  if (line == 0) bad_line(p, 1, "the file is empty");
-  if (!p->step[0] || !p->num_steps || !p->rank || !p->has_prior) {
-    bad_line(p, line, "step, num_steps, element_shape or prior is missing");
-  }
-  if (p->num_state == 0 || strcmp(p->state[0].name, "x") || p->state[0].per_example) {
-    bad_line(p, line, "the first state entry must be `state x element`");
-  }
-  if (p->inputs[0]) {
-    char detail[2 * NAME_SIZE + 4 * NAME_SIZE];
-    snprintf(detail, sizeof detail, "program %s needs the inputs %s (it inpaints); this "
-             "example loops sample programs, which have none", name, p->inputs);
-    die("PROGRAM", detail);
-  }
-}
 
 /* ------------------------------------------------------------------------ arguments */
 
@@ -292,12 +46,14 @@ typedef struct {
   int threads;
 } Arguments;
 
+/* The integer `text` (at least `low`, when low > LLONG_MIN), or a one-line error. */
 static long long integer_argument(const char *text, const char *name, long long low) {
-  char *end, detail[300];
+  char *end, bound[40] = "", detail[300];
   errno = 0;
   const long long value = strtoll(text, &end, 10);
   if (errno || *end || end == text || value < low) {
-    snprintf(detail, sizeof detail, "'%s' is not an integer >= %lld (%s)", text, low, USAGE);
+    if (low > LLONG_MIN) snprintf(bound, sizeof bound, " >= %lld", low);
+    snprintf(detail, sizeof detail, "'%s' is not an integer%s (%s)", text, bound, USAGE);
     die(name, detail);
   }
   return value;
@@ -338,10 +94,17 @@ static Arguments parse_arguments(int argc, char **argv) {
 
 /* ------------------------------------------------------------------------ the loop */
 
-static OrtValue *float_tensor(OrtMemoryInfo *memory, float *data, size_t count,
-                              const int64_t *dims, size_t rank) {
+/* The batch's tensors: [N] per example, [N, *element_shape] per element. */
+typedef struct {
+  OrtMemoryInfo *memory;
+  int64_t dims[1 + MAX_RANK]; /* N, then the element shape. */
+  size_t rank;                /* Of the element shape. */
+} Batch;
+
+static OrtValue *float_tensor(const Batch *batch, float *data, size_t count, int per_example) {
   OrtValue *value = NULL;
-  check(ort->CreateTensorWithDataAsOrtValue(memory, data, count * sizeof(float), dims, rank,
+  check(ort->CreateTensorWithDataAsOrtValue(batch->memory, data, count * sizeof(float),
+                                            batch->dims, per_example ? 1 : 1 + batch->rank,
                                             ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT, &value),
         "cannot make a float tensor");
   return value;
@@ -431,8 +194,8 @@ int main(int argc, char **argv) {
              args.num_samples);
     die("NUM_SAMPLES", detail);
   }
-  int64_t element_dims[1 + MAX_RANK] = {(int64_t)n}, example_dims[1] = {(int64_t)n};
-  memcpy(element_dims + 1, p.shape, p.rank * sizeof(int64_t));
+  Batch batch = {.dims = {(int64_t)n}, .rank = p.rank};
+  memcpy(batch.dims + 1, p.shape, p.rank * sizeof(int64_t));
   float *state[MAX_ENTRIES], *noise[MAX_ENTRIES];
   size_t state_size[MAX_ENTRIES], noise_size[MAX_ENTRIES];
   for (size_t i = 0; i < p.num_state; i++) {
@@ -481,8 +244,8 @@ int main(int argc, char **argv) {
   if (args.threads > 0) check(ort->SetIntraOpNumThreads(options, args.threads), "threads");
   OrtSession *step = open_graph(env, options, args.dir, p.step);
   OrtSession *finish = p.finish[0] ? open_graph(env, options, args.dir, p.finish) : NULL;
-  OrtMemoryInfo *memory;
-  check(ort->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &memory), "memory");
+  check(ort->CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &batch.memory),
+        "memory");
 
   /* Feeds: state..., k, noise_<name>...; outputs next_<state>... */
   const char *input_names[2 * MAX_ENTRIES + 1], *output_names[MAX_ENTRIES];
@@ -498,11 +261,9 @@ int main(int argc, char **argv) {
   for (k = 0; k < p.num_steps; k++) {
     OrtValue *inputs[2 * MAX_ENTRIES + 1];
     for (size_t i = 0; i < p.num_state; i++) {
-      inputs[i] = float_tensor(memory, state[i], state_size[i],
-                               p.state[i].per_example ? example_dims : element_dims,
-                               p.state[i].per_example ? 1 : 1 + p.rank);
+      inputs[i] = float_tensor(&batch, state[i], state_size[i], p.state[i].per_example);
     }
-    check(ort->CreateTensorWithDataAsOrtValue(memory, &k, sizeof k, NULL, 0,
+    check(ort->CreateTensorWithDataAsOrtValue(batch.memory, &k, sizeof k, NULL, 0,
                                               ONNX_TENSOR_ELEMENT_DATA_TYPE_INT32,
                                               &inputs[p.num_state]), "tensor k");
     for (size_t i = 0; i < p.num_noise; i++) { /* In order; zeros (no draws) when not due. */
@@ -512,9 +273,8 @@ int main(int argc, char **argv) {
       } else {
         memset(noise[i], 0, noise_size[i] * sizeof(float));
       }
-      inputs[p.num_state + 1 + i] = float_tensor(
-          memory, noise[i], noise_size[i], p.noise[i].per_example ? example_dims : element_dims,
-          p.noise[i].per_example ? 1 : 1 + p.rank);
+      inputs[p.num_state + 1 + i] = float_tensor(&batch, noise[i], noise_size[i],
+                                                 p.noise[i].per_example);
     }
     run(step, p.step, input_names, inputs, entries + 1, output_names, state, state_size,
         p.num_state);
@@ -524,9 +284,7 @@ int main(int argc, char **argv) {
   if (finish) {
     OrtValue *inputs[MAX_ENTRIES];
     for (size_t i = 0; i < p.num_state; i++) {
-      inputs[i] = float_tensor(memory, state[i], state_size[i],
-                               p.state[i].per_example ? example_dims : element_dims,
-                               p.state[i].per_example ? 1 : 1 + p.rank);
+      inputs[i] = float_tensor(&batch, state[i], state_size[i], p.state[i].per_example);
     }
     samples = malloc(n * d * sizeof(float));
     if (!samples) die("out of memory", NULL);
@@ -547,7 +305,7 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < p.num_state; i++) free(state[i]);
   for (size_t i = 0; i < p.num_noise; i++) free(noise[i]);
-  ort->ReleaseMemoryInfo(memory);
+  ort->ReleaseMemoryInfo(batch.memory);
   ort->ReleaseSession(step);
   ort->ReleaseSessionOptions(options);
   ort->ReleaseEnv(env);
