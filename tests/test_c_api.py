@@ -11,6 +11,7 @@ grids are set by num_steps.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import struct
@@ -191,6 +192,28 @@ def test_a_seed_draws_as_the_javascript_generator_does(sample, toy_export, tmp_p
         np.testing.assert_allclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE)
     assert not np.allclose(np.fromfile(tmp_path / f"{name}_7.bin", "<f4"),
                            np.fromfile(tmp_path / f"{name}_8.bin", "<f4"))
+
+
+def test_a_noise_entry_of_period_two_is_drawn_at_even_steps_only(sample, toy_export, tmp_path):
+    """The `every` rule: with pc's corrector noise due every other step (its description
+    changed in both the JSON and the text), sample.c draws and feeds zeros as tfncsn_runtime
+    does, and the samples differ from those of the unchanged program."""
+    copy = broken_copy(toy_export, tmp_path)
+    meta = json.loads((copy / "metadata.json").read_text())
+    meta["programs"][PC]["noise"][1]["every"] = 2
+    (copy / "metadata.json").write_text(json.dumps(meta))
+    text = copy / f"{PC}.program.txt"
+    text.write_text(text.read_text().replace("noise_corrector_0 normal element 1",
+                                              "noise_corrector_0 normal element 2"))
+    proc = run_sample(sample, copy, PC, 6, 5, tmp_path / "every.npy")
+    assert proc.returncode == 0, proc.stderr
+    got = np.load(tmp_path / "every.npy")
+    expected = tfncsn_runtime.load(str(copy)).sample(6, DocumentedRng(5), batch_size=6,
+                                                      program=PC)
+    np.testing.assert_allclose(got, expected, rtol=TOLERANCE, atol=TOLERANCE)
+    unchanged = tfncsn_runtime.load(str(toy_export)).sample(6, DocumentedRng(5), batch_size=6,
+                                                            program=PC)
+    assert not np.allclose(got, unchanged, rtol=1e-3, atol=1e-3)
 
 
 USAGE = ("usage: sample [--x0=FILE] [--threads=N] EXPORT_DIR PROGRAM NUM_SAMPLES SEED OUT")

@@ -12,7 +12,8 @@ flags.DEFINE_float("verify_atol", 1e-4, "export: absolute tolerance of --verify 
 flags.DEFINE_float("verify_rtol", 1e-4, "export: relative tolerance of --verify.")
 flags.DEFINE_integer("onnx_opset", 17, "export: ONNX opset of every graph.")
 flags.DEFINE_bool("export_inpainting", True, "export: also write inpaint_step.onnx (and "
-                  "inpaint_finish.onnx), when the sampler supports conditioning.")
+                  "inpaint_finish.onnx), when the sampler supports conditioning (the "
+                  "export's sampler only, not --extra_samplers).")
 flags.DEFINE_bool("export_float16", False, "export: also write model.float16.onnx, the score "
                   "network with float16 weights and values (float32 inputs and output), checked "
                   "against Keras with its own tolerance (docs/export.md).")
