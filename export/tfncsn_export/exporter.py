@@ -70,7 +70,7 @@ class ExtraSampler:
     sampler: Sampler
 
     @property
-    def program(self) -> str:
+    def program_name(self) -> str:
         """Its program's name: `sample_<name>_<score evaluations>`."""
         return programs.sample_program(self.name, self.sampler.score_evaluations)
 
@@ -79,12 +79,12 @@ def check_program_names(extra_samplers: Sequence[ExtraSampler]) -> None:
     """Raises `ExportError` when two extra samplers would write the same program."""
     seen: dict[str, ExtraSampler] = {}
     for extra in extra_samplers:
-        if extra.program in seen:
+        if extra.program_name in seen:
             first, second = (json.dumps(metadata.sampler_entry(e.name, e.sampler)["options"])
-                             for e in (seen[extra.program], extra))
-            raise ExportError(f"two extra samplers make the program {extra.program}: "
+                             for e in (seen[extra.program_name], extra))
+            raise ExportError(f"two extra samplers make the program {extra.program_name}: "
                               f"{extra.name} {first} and {extra.name} {second}; drop one")
-        seen[extra.program] = extra
+        seen[extra.program_name] = extra
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,7 +136,7 @@ def export(model: keras.Model, meta: dict[str, Any], sampler: Sampler, directory
     """Exports `model` (called as model(x, level)) with the step program `sampler`.
 
     `meta` is `tfncsn_export.metadata.for_run(...)`. Each of `extra_samplers` is written
-    and verified as one more sample program (`ExtraSampler.program`); inpainting and
+    and verified as one more sample program (`ExtraSampler.program_name`); inpainting and
     colorization are `sampler`'s only. With `float16_tolerance` it also
     writes the float16 score network, verified against Keras within it. Raises `VerificationError`
     when an export disagrees with TensorFlow beyond `tolerance`, `ExportError`
@@ -167,7 +167,7 @@ def graph_programs(sampler: Sampler, sampler_name: str, extra_samplers: Sequence
 
     graphs = {programs.DEFAULT: graph(sampler, sampler_name=sampler_name)}
     for extra in extra_samplers:
-        graphs[extra.program] = graph(extra.sampler, sampler_name=extra.name)
+        graphs[extra.program_name] = graph(extra.sampler, sampler_name=extra.name)
     if inpainting and sampler.supports_conditioning:
         graphs["inpaint"] = graph(sampler, inpaint=True)
         shape = tuple(sampler.problem.element_shape)
