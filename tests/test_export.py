@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -66,7 +67,7 @@ def toy_variants(toy, tmp_path_factory):
     root = tmp_path_factory.mktemp("toy_variants")
     workdir = toy[0]
     variants = {
-        "annealed_paper": ["--steps_per_level=3"],
+        "annealed_paper": ["--steps_per_level=3", *(f"--extra_samplers={e}" for e in EXTRA)],
         "annealed_reference_denoise": ["--steps_per_level=3", "--step_convention=reference",
                                        "--denoise"],
         "langevin": ["--sampler=langevin", "--steps_per_level=7", "--denoise"],
@@ -79,6 +80,13 @@ def toy_variants(toy, tmp_path_factory):
     return root
 
 
+# Extra samplers of the "annealed_paper" variant, and the programs they make: ancestral
+# sampling on the 10 levels (9 steps and the denoising step: 10 score evaluations) and pc with
+# a stronger corrector (9 steps of 2 evaluations, and denoising: 19).
+EXTRA = ("ancestral", "pc:snr=0.2,corrector_steps=1")
+EXTRA_PROGRAMS = {"sample_ancestral_10": ("ancestral", 9), "sample_pc_19": ("pc", 9)}
+
+
 def keras_model(workdir):
     config = run_config.load(str(workdir))
     dataset = builders.make_dataset(config.dataset, config.dataset_options)
@@ -89,13 +97,15 @@ def keras_model(workdir):
     return model, config, sigmas
 
 
-def tf_program(workdir, export):
-    """The TensorFlow program an export was made from (its metadata's sampler), and its score."""
+def tf_program(workdir, export, name="sample"):
+    """The TensorFlow program of the export's sample program `name` (its metadata's sampler),
+    and its score."""
     model, config, sigmas = keras_model(workdir)
     meta = json.loads((export / "metadata.json").read_text())
     dataset = builders.make_dataset(config.dataset, config.dataset_options)
     source = ScoreSource.for_model(config, dataset, sigmas, model, "test")
-    program = source.program(SamplerConfig(meta["sampler"]["name"], meta["sampler"]["options"]))
+    sampler = meta["programs"][name]["sampler"]
+    program = source.program(SamplerConfig(sampler["name"], sampler["options"]))
     return program, source.score_for(program), meta
 
 
@@ -132,7 +142,8 @@ PROGRAM_FILES = ["inpaint_step.onnx", "sample_step.onnx"]
 def test_export_writes_the_contract(toy):
     workdir, export, stdout = toy
     assert sorted(os.listdir(export)) == sorted(
-        ["golden", "golden.npz", "metadata.json", "model.onnx", "saved_model", *PROGRAM_FILES])
+        ["golden", "golden.npz", "metadata.json", "model.onnx", "saved_model", *PROGRAM_FILES,
+         "inpaint.program.txt", "sample.program.txt"])
     assert not os.path.exists(f"{export}.partial")
     meta = json.loads((export / "metadata.json").read_text())
     config = run_config.load(str(workdir))
@@ -143,6 +154,7 @@ def test_export_writes_the_contract(toy):
     sample = meta["programs"]["sample"]
     assert (sample["step"], sample["finish"], sample["num_steps"]) == ("sample_step.onnx", None,
                                                                       1000)
+    assert sample["sampler"] == meta["sampler"]  # Every sample program names its sampler.
     assert sample["state"] == [{"name": "x", "per": "element"}]
     assert sample["noise"] == [{"name": "z", "input": "noise_z", "distribution": "normal",
                                 "per": "element", "every": 1}]
@@ -161,7 +173,8 @@ def test_export_writes_the_contract(toy):
     for name, entry in meta["files"].items():  # Sizes and sha256 of every exported file.
         data = (export / name).read_bytes()
         assert entry == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    assert set(meta["files"]) >= {"model.onnx", "golden/x.float32.bin", *PROGRAM_FILES}
+    assert set(meta["files"]) >= {"model.onnx", "golden/x.float32.bin", *PROGRAM_FILES,
+                                  "sample.program.txt", "inpaint.program.txt"}
     with np.load(export / "golden.npz") as golden:  # The raw golden files: any runtime reads.
         for key, entry in meta["golden"].items():
             raw = np.fromfile(export / "golden" / entry["file"], dtype="<" + {
@@ -298,11 +311,14 @@ def test_onnx_sampler_runs_without_tensorflow_and_gets_the_mode_weights(toy, tmp
     assert image.shape == (320, 320) and (image < 100).sum() > 200  # Dots were drawn.
 
 
-@pytest.mark.parametrize("variant", ["annealed_paper", "annealed_reference_denoise", "langevin",
-                                     "pc", "ode", "ode_euler"])
-def test_looped_step_graph_follows_the_tensorflow_trajectory(toy, toy_variants, variant):
-    """tfncsn_runtime's loop of the exported step graph vs the TF program, identical noise."""
-    program, score_fn, meta = tf_program(toy[0], toy_variants / variant)
+@pytest.mark.parametrize("variant, name", [
+    ("annealed_paper", "sample"), ("annealed_reference_denoise", "sample"),
+    ("langevin", "sample"), ("pc", "sample"), ("ode", "sample"), ("ode_euler", "sample"),
+    *(("annealed_paper", name) for name in EXTRA_PROGRAMS)])
+def test_looped_step_graph_follows_the_tensorflow_trajectory(toy, toy_variants, variant, name):
+    """tfncsn_runtime's loop of the exported step graph of sample program `name` (the
+    export's sampler, or an extra sampler's) vs the TF program, identical noise."""
+    program, score_fn, meta = tf_program(toy[0], toy_variants / variant, name)
     tf_x, tf_states = tf_trajectory(program, score_fn, 64, seed=11)
     exported = tfncsn_runtime.load(str(toy_variants / variant))
     onnx_states = []
@@ -311,9 +327,74 @@ def test_looped_step_graph_follows_the_tensorflow_trajectory(toy, toy_variants, 
         def advance(self, steps):
             onnx_states.append(None)
 
-    onnx_x = exported.sample(64, tfncsn_runtime.NumpyNoise(11), progress=Record())
-    assert len(onnx_states) == len(tf_states) == program.num_steps
-    assert_close(f"ONNX vs TF {variant}, {program.num_steps} steps", onnx_x, tf_x)
+    onnx_x = exported.sample(64, tfncsn_runtime.NumpyNoise(11), progress=Record(), program=name)
+    assert len(onnx_states) == len(tf_states) == program.num_steps == \
+        meta["programs"][name]["num_steps"]
+    assert_close(f"ONNX vs TF {variant} {name}, {program.num_steps} steps", onnx_x, tf_x)
+
+
+def read_program_text(path):
+    """NAME.program.txt as {key: [values of each line with that key]}."""
+    lines = {}
+    for line in path.read_text().splitlines():
+        key, *values = line.split(" ")
+        lines.setdefault(key, []).append(values)
+    return lines
+
+
+def test_extra_samplers_are_sample_programs_of_their_own(toy_variants):
+    """Each extra sampler is a program sample_<sampler>_<evaluations> with its own graphs,
+    its sampler and options in its entry, and a flat text that says what the entry says."""
+    export = toy_variants / "annealed_paper"
+    meta = json.loads((export / "metadata.json").read_text())
+    assert list(meta["programs"]) == ["sample", *EXTRA_PROGRAMS, "inpaint"]
+    assert meta["programs"]["sample"]["sampler"] == meta["sampler"]
+    assert meta["sampler"]["name"] == "annealed_langevin"  # The export's own stays the default.
+    assert "sampler" not in meta["programs"]["inpaint"]  # The main sampler's, always.
+    for name, (sampler, steps) in EXTRA_PROGRAMS.items():
+        entry = meta["programs"][name]
+        assert (entry["sampler"]["name"], entry["num_steps"]) == (sampler, steps)
+        assert name == f"sample_{sampler}_{entry['score_evaluations']}"
+        assert (entry["step"], entry["finish"]) == (f"{name}_step.onnx", f"{name}_finish.onnx")
+        assert {entry["step"], entry["finish"], f"{name}.program.txt"} <= set(meta["files"])
+    assert meta["programs"]["sample_pc_19"]["sampler"]["options"] == {
+        "snr": 0.2, "corrector_steps": 1, "denoise": True, "num_steps": None}
+    for name, entry in meta["programs"].items():
+        text = read_program_text(export / f"{name}.program.txt")
+        prior = entry["prior"]
+        assert text.pop("format") == [["tfncsn.program/1"]] and text.pop("name") == [[name]]
+        assert text.pop("sampler", None) == ([[entry["sampler"]["name"]]] if "sampler" in entry
+                                             else None)
+        assert text.pop("step") == [[entry["step"]]]
+        assert text.pop("finish", None) == ([[entry["finish"]]] if entry["finish"] else None)
+        assert text.pop("num_steps") == [[str(entry["num_steps"])]]
+        assert text.pop("score_evaluations") == [[str(entry["score_evaluations"])]]
+        assert text.pop("element_shape") == [["2"]]
+        assert text.pop("prior") == [[prior["kind"], *map(repr, (
+            (prior["low"], prior["high"]) if prior["kind"] == "uniform"
+            else (prior["mean"], prior["std"])))]]
+        assert text.pop("state") == [[s["name"], s["per"]] for s in entry["state"]]
+        assert text.pop("noise", []) == [[n["name"], n["input"], n["distribution"], n["per"],
+                                          str(n["every"])] for n in entry["noise"]]
+        assert text.pop("input", []) == [[i] for i in entry["inputs"]]
+        assert text == {}, name
+
+
+def test_the_runtime_lists_and_chooses_sample_programs(toy_variants, tmp_path):
+    export = toy_variants / "annealed_paper"
+    listed = runtime_cli(tmp_path, f"--model={export}", "--list_programs").stdout.splitlines()
+    assert [line.split("\t")[0] for line in listed] == ["sample", *EXTRA_PROGRAMS]
+    assert listed[2] == ('sample_pc_19\tsampler pc\toptions {"snr": 0.2, "corrector_steps": 1, '
+                         '"denoise": true, "num_steps": null}\tnum_steps 9\tscore_evaluations 19')
+    out = tmp_path / "ancestral.npy"
+    proc = runtime_cli(tmp_path, f"--model={export}", "--program=sample_ancestral_10",
+                       "--num_samples=20", "--batch_size=8", f"--output={out}", "--seed=4")
+    assert "onnx_sample: 100% (27/27 steps)" in proc.stderr  # 3 batches of its 9 steps.
+    assert ("20 samples with program sample_ancestral_10 (ancestral, 9 steps, 10 score "
+            "evaluations)") in proc.stdout
+    expected = tfncsn_runtime.load(str(export)).sample(
+        20, tfncsn_runtime.NumpyNoise(4), batch_size=8, program="sample_ancestral_10")
+    np.testing.assert_array_equal(np.load(out), expected)
 
 
 def test_looped_inpainting_follows_the_tensorflow_trajectory_and_keeps_known_pixels(digits):
@@ -426,6 +507,12 @@ def bad_files(toy, tmp_path_factory):
       "--images={bad}/images.npy"], "needs images"),
     (["--model={bad}/golden", "--check"], "golden check failed: max abs diff"),
     (["--model={toy}", "--output={tmp}/s.npy", "--seed=x"], "invalid int value"),
+    (["--model={toy}", "--output={tmp}/s.npy", "--program=sample_ode_19"],
+     "the export has no sample program 'sample_ode_19' (--program); it has sample "
+     "(annealed_langevin, 1000 steps, 1000 score evaluations) (`tfncsn export "
+     "--extra_samplers` adds more)"),
+    (["--model={digits}", "--output={tmp}/s.npy", "--mask=left_half", "--program=sample",
+      "--images={bad}/images.npy"], "--program picks a sample program; inpainting"),
 ])
 def test_runtime_bad_input_gives_one_line(toy, digits, toy_variants, bad_files, tmp_path,
                                           args, expected):
@@ -453,6 +540,39 @@ def test_export_bad_input_gives_one_line(toy, tmp_path):
     line = error_line(run_cli("export", f"--workdir={workdir}", f"--output={tmp_path / 'e3'}",
                               "--sampler=pc", "--sampler_options=snr=-1", check=False))
     assert "snr must be positive" in line
+
+
+def test_extra_samplers_are_checked_before_any_work(toy, tmp_path):
+    """--extra_samplers: NAME or NAME:key=value,... (JSON values keep their commas), each
+    built for the run's problem, errors named by the flag; a program name made twice is one
+    line, and nothing is written."""
+    from tfncsn.cli.export import extra_sampler, extra_sampler_configs
+    assert extra_sampler_configs(["ode", 'ode:solver="euler",num_steps=10', 'pc:x=[1,2],y="a,b"'
+                                  ]) == [SamplerConfig("ode", {}),
+                                         SamplerConfig("ode", {"solver": "euler", "num_steps": 10}),
+                                         SamplerConfig("pc", {"x": [1, 2], "y": "a,b"})]
+    for value, message in ((":snr=1", "--extra_samplers=:snr=1: give a sampler name"),
+                           ("pc:snr", "--extra_samplers=pc:snr: --extra_samplers entries must "
+                                      "look like key=value, got 'snr'")):
+        with pytest.raises(run_config.ConfigError, match=re.escape(message)):
+            extra_sampler_configs([value])
+    model, config, sigmas = keras_model(toy[0])
+    dataset = builders.make_dataset(config.dataset, config.dataset_options)
+    source = ScoreSource.for_model(config, dataset, sigmas, model, "test")
+    for value, message in (
+            ("bogus", "--extra_samplers=bogus: unknown sampler 'bogus'; available: "),
+            ("pc:snr=-1", "--extra_samplers=pc:snr=-1: sampler 'pc' "),
+            ("ode:num_steps=5", "cannot do; drop num_steps")):
+        with pytest.raises(run_config.ConfigError, match=re.escape(message)):
+            extra_sampler(source, extra_sampler_configs([value])[0], value)
+    output = tmp_path / "twice"
+    line = error_line(run_cli("export", f"--workdir={toy[0]}", f"--output={output}",
+                              "--extra_samplers=ode", '--extra_samplers=ode:solver="heun"',
+                              check=False))
+    assert line.endswith('--extra_samplers: two extra samplers make the program sample_ode_19: '
+                         'ode {"solver": "heun", "num_steps": null} and ode {"solver": "heun", '
+                         '"num_steps": null}; drop one'), line
+    assert not output.exists() and not (tmp_path / "twice.partial").exists()
 
 
 def test_export_of_an_earlier_checkpoint(toy, tmp_path):

@@ -2,7 +2,8 @@
 
 One toy export per module (configs/toy.cfg trained for 4000 steps, which puts the
 (5, 5) mode's weight within 0.01 of 4/5; exported with 30 steps per level, the
-`reference` step convention and the denoising step, 300 steps in all); `node --test
+`reference` step convention and the denoising step, 300 steps in all, and pc as an extra
+sample program); `node --test
 export/js/test/` then checks the golden pair, the mode weight, inpainting, progress,
 cancellation and the errors of a wrong export, and replays draws recorded here from
 tfncsn_runtime (the Python reader) to check that both loops agree.
@@ -21,10 +22,12 @@ import pytest
 
 import tfncsn_runtime
 from conftest import run_cli
-from runtime_helpers import JS, node_or_skip
+from runtime_helpers import JS, DocumentedRng, documented_next, documented_words, node_or_skip
 
 TOY_TRAIN_STEPS = 4000
-TOY_EXPORT_FLAGS = ("--steps_per_level=30", "--step_convention=reference", "--denoise")
+TOY_EXPORT_FLAGS = ("--steps_per_level=30", "--step_convention=reference", "--denoise",
+                    "--extra_samplers=pc")  # pc on the 10 levels: program sample_pc_19.
+EXTRA_PROGRAM = "sample_pc_19"
 REPLAY_TOLERANCE = 1e-3  # atol = rtol after 300 steps: ONNX Runtime 1.30 (Node) vs the wheel's.
 
 
@@ -70,6 +73,12 @@ def replay(toy_export, tmp_path_factory):
     samples.astype("<f4").tofile(root / "sample_expected.bin")
     runs.append({"program": "sample", "count": 8, "batch_size": 3,
                  "draws": "sample_draws.bin", "expected": "sample_expected.bin"})
+    noise = RecordingNoise(seed=7)  # The extra sampler's program, chosen by name.
+    samples = export.sample(8, noise, batch_size=4, program=EXTRA_PROGRAM)
+    noise.save(root / "extra_draws.bin")
+    samples.astype("<f4").tofile(root / "extra_expected.bin")
+    runs.append({"program": EXTRA_PROGRAM, "count": 8, "batch_size": 4,
+                 "draws": "extra_draws.bin", "expected": "extra_expected.bin"})
     y = np.random.default_rng(0).uniform(-6, 6, (5, 2)).astype(np.float32)
     mask = np.array([0.0, 1.0], np.float32)
     noise = RecordingNoise(seed=6)
@@ -98,33 +107,8 @@ def test_node_test_runner_passes_on_the_toy_export(toy_export, replay):
     assert "weight of the (5, 5) mode" in proc.stdout
 
 
-# --- the generator is the one export/js/src/random.js documents (a second implementation here).
-
-MASK32 = 0xFFFFFFFF
-
-
-def documented_words(seed: int) -> list[int]:
-    s, words = seed & MASK32, []
-    for _ in range(4):
-        s = (s + 0x9E3779B9) & MASK32
-        z = s
-        z = ((z ^ (z >> 16)) * 0x85EBCA6B) & MASK32
-        z = ((z ^ (z >> 13)) * 0xC2B2AE35) & MASK32
-        words.append(z ^ (z >> 16))
-    return words
-
-
-def documented_next(s: list[int]) -> int:
-    rotl = lambda x, k: ((x << k) | (x >> (32 - k))) & MASK32  # noqa: E731
-    result = (rotl((s[1] * 5) & MASK32, 7) * 9) & MASK32
-    t = (s[1] << 9) & MASK32
-    s[2] ^= s[0]
-    s[3] ^= s[1]
-    s[1] ^= s[2]
-    s[0] ^= s[3]
-    s[2] ^= t
-    s[3] = rotl(s[3], 11)
-    return result
+# --- the generator is the one export/js/src/random.js documents (runtime_helpers has a
+# second implementation).
 
 
 def test_the_generator_is_the_documented_xoshiro128_with_box_muller():
@@ -138,12 +122,11 @@ def test_the_generator_is_the_documented_xoshiro128_with_box_muller():
     got = json.loads(proc.stdout)
     state = documented_words(12345)
     assert got["ints"] == [documented_next(state) for _ in range(6)]
-    state = documented_words(9)
+    np.testing.assert_array_equal(got["normal"], DocumentedRng(9).normal([3]))
+    np.testing.assert_array_equal(got["uniform"], DocumentedRng(9).uniform([2], -8, 8))
+    state = documented_words(9)  # The description's formulas, spelled out once more.
     units = [(documented_next(state) + 0.5) / 2**32 for _ in range(4)]
     r = math.sqrt(-2 * math.log(units[0]))
     expected = [r * math.cos(2 * math.pi * units[1]), r * math.sin(2 * math.pi * units[1]),
                 math.sqrt(-2 * math.log(units[2])) * math.cos(2 * math.pi * units[3])]
     np.testing.assert_array_equal(got["normal"], np.float32(expected))
-    state = documented_words(9)
-    np.testing.assert_array_equal(got["uniform"], np.float32(
-        [-8 + 16 * (documented_next(state) + 0.5) / 2**32 for _ in range(2)]))

@@ -17,48 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "export_io.h"
 #include "onnxruntime_c_api.h"
 
 #define FORMAT "\"tfncsn.score/2\""
-
-static const OrtApi *ort;
-
-static void die(const char *what, const char *detail) {
-  fprintf(stderr, "golden_check: error: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
-  exit(2);
-}
-
-/* Stops with ONNX Runtime's message (its first line) when a call fails. */
-static void check(OrtStatus *status, const char *what) {
-  if (status == NULL) return;
-  char message[300];
-  snprintf(message, sizeof message, "%s", ort->GetErrorMessage(status));
-  message[strcspn(message, "\n")] = '\0';
-  ort->ReleaseStatus(status);
-  die(what, message);
-}
-
-/* The whole file dir/name; *size gets its length in bytes. */
-static char *read_file(const char *dir, const char *name, size_t *size) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    char detail[4200];
-    snprintf(detail, sizeof detail, "'%s' is missing from the export; give the directory "
-             "`tfncsn export` wrote", path);
-    die("cannot read the export", detail);
-  }
-  fseek(f, 0, SEEK_END);
-  long length = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *data = malloc((size_t)length + 1);
-  if (!data || fread(data, 1, (size_t)length, f) != (size_t)length) die("cannot read", path);
-  data[length] = '\0';
-  fclose(f);
-  *size = (size_t)length;
-  return data;
-}
 
 /* The number after "key": in a JSON text, or `fallback` when the key is absent. */
 static double json_number(const char *text, const char *key, double fallback) {
@@ -68,17 +30,13 @@ static double json_number(const char *text, const char *key, double fallback) {
   return at ? strtod(at + 1, NULL) : fallback;
 }
 
-static int little_endian(void) {
-  const unsigned int one = 1;
-  return *(const unsigned char *)&one == 1;
-}
-
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s EXPORT_DIR (the directory `tfncsn export` wrote)\n", argv[0]);
     return 2;
   }
   const char *dir = argv[1];
+  program_name = "golden_check";
   if (!little_endian()) die("this example reads the golden files on little-endian hosts", NULL);
   ort = OrtGetApiBase()->GetApi(ORT_API_VERSION);
   if (!ort) die("the ONNX Runtime library is older than these headers", NULL);

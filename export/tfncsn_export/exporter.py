@@ -6,10 +6,13 @@ the golden pair.
     E/model.float16.onnx    the same in float16 (float32 inputs and output), when asked
     E/sample_step.onnx      one step of the sampler (network inside, noise fed per step)
     E/sample_finish.onnx    its final map to samples, when it has one (e.g. denoising)
+    E/sample_ode_19_step.onnx, ...  the same for each extra sampler, when asked (program
+                            sample_<sampler>_<score evaluations>, tfncsn_runtime.programs)
     E/inpaint_step.onnx     the same wrapped in inpainting (inputs y, mask), when the
     E/inpaint_finish.onnx   sampler supports conditioning
     E/colorize_step.onnx    the same in the colour basis (inputs y, mask: the luminance
     E/colorize_finish.onnx  known), for RGB images
+    E/NAME.program.txt      each program NAME's metadata entry as flat text (program_text)
     E/metadata.json         everything a runtime needs, with each file's size and sha256
     E/golden.npz, E/golden/ x, level and the Keras model's score on them (.npz, and raw
                             little-endian files described in metadata.json)
@@ -25,7 +28,7 @@ import hashlib
 import json
 import os
 import shutil
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import keras
 import numpy as np
@@ -35,8 +38,10 @@ import tensorflow as tf
 from tfncsn.interfaces import ScoreFn
 from tfncsn.sampling.conditioning import COLOUR_BASIS
 from tfncsn.sampling.contract import Sampler, last_line
-from tfncsn_export import float16, metadata, onnx_score, step_graphs, verify as verify_lib
+from tfncsn_export import (float16, metadata, onnx_score, program_text, step_graphs,
+                           verify as verify_lib)
 from tfncsn_export.savedmodel import ScoreModule
+from tfncsn_runtime import programs
 from tfncsn_runtime.noise import step_noise
 
 SAVED_MODEL_DIR = "saved_model"
@@ -44,7 +49,6 @@ ONNX_FILE = "model.onnx"
 METADATA_FILE = "metadata.json"
 GOLDEN_FILE = "golden.npz"
 GOLDEN_DIR = "golden"
-PROGRAMS = ("sample", "inpaint", "colorize")
 CHECK_STEPS = 3  # Steps of each step graph looped and compared with TensorFlow's trajectory.
 
 
@@ -53,10 +57,42 @@ class ExportError(RuntimeError):
 
 
 @dataclasses.dataclass(frozen=True)
+class ExtraSampler:
+    """A sampler exported as one more sample program, beside the export's own.
+
+    Attributes:
+      name: its plugin name (the `sampler` of its metadata entry).
+      sampler: its program, built for the same problem as the export's sampler
+        (e.g. `ScoreSource.program(SamplerConfig(name, options))`).
+    """
+
+    name: str
+    sampler: Sampler
+
+    @property
+    def program_name(self) -> str:
+        """Its program's name: `sample_<name>_<score evaluations>`."""
+        return programs.sample_program(self.name, self.sampler.score_evaluations)
+
+
+def check_program_names(extra_samplers: Sequence[ExtraSampler]) -> None:
+    """Raises `ExportError` when two extra samplers would write the same program."""
+    seen: dict[str, ExtraSampler] = {}
+    for extra in extra_samplers:
+        if extra.program_name in seen:
+            first, second = (json.dumps(metadata.sampler_entry(e.name, e.sampler)["options"])
+                             for e in (seen[extra.program_name], extra))
+            raise ExportError(f"two extra samplers make the program {extra.program_name}: "
+                              f"{extra.name} {first} and {extra.name} {second}; drop one")
+        seen[extra.program_name] = extra
+
+
+@dataclasses.dataclass(frozen=True)
 class ExportResult:
     directory: str
     comparisons: tuple[verify_lib.Comparison, ...]  # Empty without verification.
     files: tuple[str, ...]  # What was written, relative to `directory`.
+    meta: dict[str, Any] = dataclasses.field(default_factory=dict)  # metadata.json's content.
 
 
 def golden_inputs(meta: dict[str, Any], seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -92,21 +128,25 @@ def _prepare(directory: str) -> str:
 
 
 def export(model: keras.Model, meta: dict[str, Any], sampler: Sampler, directory: str, *,
+           extra_samplers: Sequence[ExtraSampler] = (),
            opset: int = onnx_score.DEFAULT_OPSET, inpainting: bool = True, verify: bool = True,
            tolerance: verify_lib.Tolerance = verify_lib.Tolerance(),
            float16_tolerance: verify_lib.Tolerance | None = None,
            log: Callable[[str], None] = lambda message: None) -> ExportResult:
     """Exports `model` (called as model(x, level)) with the step program `sampler`.
 
-    `meta` is `tfncsn_export.metadata.for_run(...)`. With `float16_tolerance` it also
+    `meta` is `tfncsn_export.metadata.for_run(...)`. Each of `extra_samplers` is written
+    and verified as one more sample program (`ExtraSampler.program_name`); inpainting and
+    colorization are `sampler`'s only. With `float16_tolerance` it also
     writes the float16 score network, verified against Keras within it. Raises `VerificationError`
     when an export disagrees with TensorFlow beyond `tolerance`, `ExportError`
     when it cannot be written; either way nothing is left behind.
     """
+    check_program_names(extra_samplers)
     partial = _prepare(directory)
     try:
-        result = _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance,
-                        float16_tolerance, log)
+        result = _write(model, meta, sampler, extra_samplers, partial, opset, inpainting, verify,
+                        tolerance, float16_tolerance, log)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
@@ -116,29 +156,51 @@ def export(model: keras.Model, meta: dict[str, Any], sampler: Sampler, directory
     return dataclasses.replace(result, directory=directory)
 
 
-def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance,
+def graph_programs(sampler: Sampler, sampler_name: str, extra_samplers: Sequence[ExtraSampler],
+                   score_fns: dict[str, ScoreFn | None], inpainting: bool
+                   ) -> dict[str, step_graphs.GraphProgram]:
+    """{program name: its graphs}: `sample` (the sampler), each extra sampler's, and for a
+    sampler that supports conditioning `inpaint` (and `colorize` for RGB images).
+    `score_fns` maps a sampler's `score_input` ("level", "sigma") to its score function."""
+    def graph(program: Sampler, **kwargs) -> step_graphs.GraphProgram:
+        return step_graphs.GraphProgram(program, score_fns[program.score_input], **kwargs)
+
+    graphs = {programs.DEFAULT: graph(sampler, sampler_name=sampler_name)}
+    for extra in extra_samplers:
+        graphs[extra.program_name] = graph(extra.sampler, sampler_name=extra.name)
+    if inpainting and sampler.supports_conditioning:
+        graphs["inpaint"] = graph(sampler, inpaint=True)
+        shape = tuple(sampler.problem.element_shape)
+        if len(shape) == 3 and shape[-1] == 3:  # Colorization: the same in the colour basis.
+            graphs["colorize"] = graph(sampler, inpaint=True, basis=COLOUR_BASIS)
+    return graphs
+
+
+def _write(model, meta, sampler, extra_samplers, partial, opset, inpainting, verify, tolerance,
            float16_tolerance, log) -> ExportResult:
     level_fn, sigma_fn = score_functions(model)
-    score_fn = sigma_fn if sampler.score_input == "sigma" else level_fn
+    score_fns = {"level": level_fn, "sigma": sigma_fn}
     meta = {**meta, "tolerance": tolerance.as_metadata()}
     if float16_tolerance is not None:
         meta["float16"] = {"graph": float16.FILE, "tolerance": float16_tolerance.as_metadata()}
-    graphs = {"sample": step_graphs.GraphProgram(sampler, score_fn)}
-    if inpainting and sampler.supports_conditioning:
-        graphs["inpaint"] = step_graphs.GraphProgram(sampler, score_fn, inpaint=True)
-        shape = tuple(sampler.problem.element_shape)
-        if len(shape) == 3 and shape[-1] == 3:  # Colorization: the same in the colour basis.
-            graphs["colorize"] = step_graphs.GraphProgram(sampler, score_fn, inpaint=True,
-                                                          basis=COLOUR_BASIS)
+    graphs = graph_programs(sampler, meta["sampler"]["name"], extra_samplers, score_fns,
+                            inpainting)
     meta["programs"] = {name: graph.describe(name) for name, graph in graphs.items()}
     missing = [key for key in metadata.REQUIRED_KEYS if key not in meta]
     if missing:  # What the runtime reader refuses to load without: fail before any work.
         raise ExportError(f"export metadata lacks {', '.join(missing)}, which tfncsn_runtime "
                           "needs; build it with tfncsn_export.metadata.for_run")
+    try:
+        texts = {programs.text_file(name): program_text.describe(name, entry,
+                                                                 meta["element_shape"])
+                 for name, entry in meta["programs"].items()}
+    except ValueError as e:
+        raise ExportError(str(e)) from None
 
     log("writing the SavedModel")
     try:
-        ScoreModule(model, sampler, score_fn).save(os.path.join(partial, SAVED_MODEL_DIR))
+        ScoreModule(model, sampler, score_fns[sampler.score_input]).save(
+            os.path.join(partial, SAVED_MODEL_DIR))
     except Exception as e:  # noqa: BLE001 -- a tracing error names the plugin's line last.
         raise ExportError(f"cannot write the SavedModel: {last_line(e)}") from None
 
@@ -146,22 +208,22 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance,
     shape = meta["element_shape"]
     models = {ONNX_FILE: convert_score_network(level_fn, shape, opset)}
     onnx_score.check_io(models[ONNX_FILE])
-    network = models[ONNX_FILE]
+    networks = {"level": models[ONNX_FILE]}  # The network each program calls, by score_input.
     if float16_tolerance is not None:
         log("converting the score network to float16")
         models[float16.FILE] = float16.convert(models[ONNX_FILE])
-    if sampler.score_input == "sigma":  # The programs call the score at any sigma.
-        network = _convert(tf.function(lambda x, sigma: {"score": sigma_fn(x, sigma)},
-                                       input_signature=[
-                                           tf.TensorSpec([None, *shape], tf.float32, name="x"),
-                                           tf.TensorSpec([None], tf.float32, name="sigma")]),
-                           opset, onnx_score.DOC)
+    if any(graph.sampler.score_input == "sigma" for graph in graphs.values()):
+        networks["sigma"] = _convert(tf.function(  # Programs that call the score at any sigma.
+            lambda x, sigma: {"score": sigma_fn(x, sigma)}, input_signature=[
+                tf.TensorSpec([None, *shape], tf.float32, name="x"),
+                tf.TensorSpec([None], tf.float32, name="sigma")]), opset, onnx_score.DOC)
     for name, graph in graphs.items():
         log(f"converting the {name} step program to ONNX")
-        models[f"{name}_step.onnx"] = _convert_program(
+        network = networks[graph.sampler.score_input]
+        models[programs.step_file(name)] = _convert_program(
             graph.step_function(step_graphs.stub_score), network, opset, step_graphs_doc(name))
         if graph.has_finish:
-            models[f"{name}_finish.onnx"] = _convert_program(
+            models[programs.finish_file(name)] = _convert_program(
                 graph.finish_function(step_graphs.stub_score), network, opset,
                 step_graphs_doc(name, finish=True))
     x, level = golden_inputs(meta)
@@ -174,8 +236,11 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance,
         graph_meta = {**meta, "graph": filename}
         onnx_score.attach_metadata(onnx_model, graph_meta, onnx_model.doc_string)
         onnx.save(onnx_model, os.path.join(partial, filename))
+    for filename, text in texts.items():
+        with open(os.path.join(partial, filename), "w") as f:
+            f.write(text)
 
-    files = [SAVED_MODEL_DIR + "/", *models, GOLDEN_FILE,
+    files = [SAVED_MODEL_DIR + "/", *models, *texts, GOLDEN_FILE,
              *(f"{GOLDEN_DIR}/{entry['file']}" for entry in meta["golden"].values())]
     meta["files"] = file_table(partial, [f for f in files if not f.endswith("/")])
     with open(os.path.join(partial, METADATA_FILE), "w") as f:
@@ -192,7 +257,7 @@ def _write(model, meta, sampler, partial, opset, inpainting, verify, tolerance,
                                       float16_tolerance)
             verify_lib.check([half], float16_tolerance)
             comparisons += (half,)
-    return ExportResult(partial, comparisons, tuple(files) + (METADATA_FILE,))
+    return ExportResult(partial, comparisons, tuple(files) + (METADATA_FILE,), meta)
 
 
 def convert_score_network(level_fn: ScoreFn, element_shape, opset: int = onnx_score.DEFAULT_OPSET
@@ -318,7 +383,7 @@ def verify_program(name: str, graph: step_graphs.GraphProgram, directory: str, x
     import onnxruntime as ort
 
     step_tf = graph.step_function()
-    step_onnx = ort.InferenceSession(os.path.join(directory, f"{name}_step.onnx"),
+    step_onnx = ort.InferenceSession(os.path.join(directory, programs.step_file(name)),
                                      providers=["CPUExecutionProvider"])
     state, inputs, gen = program_inputs(graph, x)
     steps = list(range(min(CHECK_STEPS, graph.num_steps)))
@@ -337,7 +402,7 @@ def verify_program(name: str, graph: step_graphs.GraphProgram, directory: str, x
     comparisons = [verify_lib.compare(f"{name} step graph vs TensorFlow (steps {steps})",
                                       onnx_state["x"], tf_state["x"], tolerance)]
     if graph.has_finish:
-        finish_onnx = ort.InferenceSession(os.path.join(directory, f"{name}_finish.onnx"),
+        finish_onnx = ort.InferenceSession(os.path.join(directory, programs.finish_file(name)),
                                            providers=["CPUExecutionProvider"])
         expected = graph.finish_function()(*[tf_state[n] for n in graph.state],
                                            *[inputs[n] for n in graph.inputs])["samples"]

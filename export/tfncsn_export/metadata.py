@@ -49,7 +49,7 @@ def for_run(config: RunConfig, element_shape: Sequence[int], prior_range: Sequen
         "element_shape": [int(d) for d in element_shape],
         # The float32 sigmas as their shortest decimals: cast to float32, they are exact.
         "sigmas": [float(str(np.float32(s))) for s in sigmas],
-        "sampler": {"name": config.sampler.name, "options": options_dict(sampler.options)},
+        "sampler": sampler_entry(config.sampler.name, sampler),
         "prior_range": [float(prior_range[0]), float(prior_range[1])],
         "postprocess": postprocess,
         "data_range": [0.0, 1.0] if postprocess in ("clip", "inverse_logit") else None,
@@ -62,6 +62,12 @@ def for_run(config: RunConfig, element_shape: Sequence[int], prior_range: Sequen
         meta["preconditioning"] = {"name": "edm",
                                    "sigma_data": config.preconditioning.sigma_data}
     return meta
+
+
+def sampler_entry(name: str, sampler: Sampler) -> dict[str, Any]:
+    """{"name", "options"}: the sampler plugin `name` and the resolved options of its program
+    (the metadata's `sampler`, and the `sampler` of each sample program)."""
+    return {"name": name, "options": options_dict(sampler.options)}
 
 
 def to_onnx_props(meta: dict[str, Any]) -> dict[str, str]:

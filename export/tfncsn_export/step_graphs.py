@@ -33,6 +33,8 @@ import tensorflow as tf
 from tfncsn.interfaces import ScoreFn
 from tfncsn.sampling.conditioning import Inpainting
 from tfncsn.sampling.contract import Sampler, last_line
+from tfncsn_export.metadata import sampler_entry
+from tfncsn_runtime import programs
 
 INPAINT_INPUTS = ("y", "mask")  # Inputs of the inpainting graphs, both [N, *element_shape].
 BATCH_DIM = "N"
@@ -54,11 +56,14 @@ class GraphProgram:
       inpaint: wrap the sampler in `Inpainting`, its y and mask graph inputs.
       basis: with `inpaint`, the orthogonal channel basis of the mask (a graph constant;
         `tfncsn.sampling.conditioning.COLOUR_BASIS` for colorization), or None for the pixels.
+      sampler_name: the sampler's plugin name, for a sample program: its description then
+        names the sampler and its options (`sampler`).
     """
 
     def __init__(self, sampler: Sampler, score_fn: ScoreFn, inpaint: bool = False,
-                 basis: np.ndarray | None = None):
+                 basis: np.ndarray | None = None, sampler_name: str | None = None):
         self.sampler, self.score_fn, self.inpaint = sampler, score_fn, inpaint
+        self.sampler_name = sampler_name
         self.basis = None if basis is None else np.asarray(basis, np.float64)
         shape = sampler.problem.element_shape
         probe = self.build(tf.zeros([1, *shape]), tf.zeros([1, *shape]))
@@ -111,11 +116,14 @@ class GraphProgram:
             return {"samples": tf.identity(self.build(**inputs).finish(score_fn, state))}
         return tf.function(finish, input_signature=specs)
 
-    def describe(self, prefix: str) -> dict[str, Any]:
-        """What a runtime needs to loop the graphs (the `programs` entry of metadata.json)."""
+    def describe(self, name: str) -> dict[str, Any]:
+        """What a runtime needs to loop the graphs of program `name` (its `programs` entry of
+        metadata.json)."""
         return {
-            "step": f"{prefix}_step.onnx",
-            "finish": f"{prefix}_finish.onnx" if self.has_finish else None,
+            **({} if self.sampler_name is None
+               else {"sampler": sampler_entry(self.sampler_name, self.sampler)}),
+            "step": programs.step_file(name),
+            "finish": programs.finish_file(name) if self.has_finish else None,
             "num_steps": int(self.num_steps),
             "score_evaluations": int(self.score_evaluations),
             "state": [{"name": n, "per": per} for n, per in self.state.items()],

@@ -8,7 +8,8 @@ folder next to your code, or put export/ of a checkout on PYTHONPATH):
     export = tfncsn_runtime.load("EXPORT")
     samples = export.sample(256, tfncsn_runtime.NumpyNoise(seed=0))
 
-Modules: reader (the library: metadata, sessions, the step programs looped), noise (the
+Modules: reader (the library: metadata, sessions, the step programs looped), programs (the
+programs' names and files: `sample`, `sample_<sampler>_<evaluations>`, ...), noise (the
 per-step noise rule and NumPy's noise source), cli (the command line), golden (the golden
 check), masks (--mask), pixels (model space and pixels, --images), png (image output),
 output_paths (output checks shared with tfncsn's commands).

@@ -9,6 +9,11 @@ drawing every random number with NumPy; inpaints the same way with inpaint_step.
     python -m tfncsn_runtime --model=E --images=faces.npy --mask=left_half \\
         --num_completions=4 --output=inpainted.png
     python -m tfncsn_runtime --model=E --check           # the golden input/output pair
+    python -m tfncsn_runtime --model=E --list_programs   # its sample programs
+    python -m tfncsn_runtime --model=E --program=sample_ode_19 --output=samples.npy
+
+--program picks one of the export's sample programs (`tfncsn export --extra_samplers`
+writes more than the default `sample`, each sample_<sampler>_<score evaluations>).
 
 (`tfncsn-onnx-sample` is the same command; from a checkout without installing,
 `PYTHONPATH=export python -m tfncsn_runtime` runs it.)
@@ -23,6 +28,7 @@ The contract is in docs/export.md; the library is `tfncsn_runtime.load`.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -34,6 +40,7 @@ from tfncsn_runtime.masks import MASKS, make_mask
 from tfncsn_runtime.noise import NumpyNoise
 from tfncsn_runtime.output_paths import OutputPathError, check_output, output_folders
 from tfncsn_runtime.pixels import load_images, to_model_space, to_pixels
+from tfncsn_runtime import programs
 from tfncsn_runtime.png import image_grid, scatter, write_png
 from tfncsn_runtime.reader import Export, SampleError
 
@@ -84,6 +91,12 @@ def parse_args(argv):
                         + ") or a .npy with 1 = known pixel")
     parser.add_argument("--num_completions", type=int, default=1,
                         help="inpainting: completions per image")
+    parser.add_argument("--program", help="the sample program to loop (default "
+                        f"{programs.DEFAULT!r}, the exported sampler; --list_programs shows "
+                        "the export's)")
+    parser.add_argument("--list_programs", action="store_true", help="print the export's "
+                        "sample programs (name, sampler, options, steps, score evaluations), "
+                        "one per line, and exit")
     parser.add_argument("--check", action="store_true", help="compare the model's score with "
                         "the golden pair of the export and exit")
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime intra-op threads "
@@ -93,6 +106,14 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def program_line(name: str, entry: dict) -> str:
+    """One line of --list_programs: name, sampler, options (JSON), steps, score evaluations."""
+    sampler = entry.get("sampler") or {}
+    return (f"{name}\tsampler {sampler.get('name', '?')}\toptions "
+            f"{json.dumps(sampler.get('options', {}))}\tnum_steps {entry['num_steps']}\t"
+            f"score_evaluations {entry['score_evaluations']}")
+
+
 def run(args) -> None:
     for name in ("num_samples", "batch_size", "num_completions"):
         if getattr(args, name) < 1:
@@ -100,10 +121,18 @@ def run(args) -> None:
     inpainting = bool(args.images or args.mask)
     if inpainting and not (args.images and args.mask):
         raise SampleError("inpainting needs both --images and --mask")
-    extension = None if args.check else check_output(args.output)
+    if inpainting and args.program is not None:
+        raise SampleError("--program picks a sample program; inpainting (--images, --mask) "
+                          "loops the export's inpaint program: drop --program")
+    listing = args.check or args.list_programs
+    extension = None if listing else check_output(args.output)
     export = Export(args.model, args.threads)
     if args.check:
         print(check_golden(export))
+        return
+    if args.list_programs:
+        for name, entry in export.sample_programs().items():
+            print(program_line(name, entry))
         return
     shape, meta = export.element_shape, export.meta
     if extension == ".png" and not (shape == (2,) or (len(shape) == 3 and shape[-1] in (1, 3))):
@@ -131,10 +160,12 @@ def run(args) -> None:
         print(f"wrote {args.output}: {len(images)} images x {args.num_completions} completions "
               f"({known.mean():.0%} of values known) in {time.perf_counter() - started:.1f} s")
         return
-    program = export.program("sample")
+    name = args.program or programs.DEFAULT
+    program = export.sample_program(name)
     progress = Progress(program.num_steps * math.ceil(args.num_samples / args.batch_size),
                         not args.quiet)
-    samples = export.sample(args.num_samples, rng, batch_size=args.batch_size, progress=progress)
+    samples = export.sample(args.num_samples, rng, batch_size=args.batch_size, progress=progress,
+                            program=name)
     elapsed = time.perf_counter() - started
     with output_folders(args.output):
         if extension == ".npy":
@@ -143,8 +174,9 @@ def run(args) -> None:
             write_png(args.output, scatter(samples, meta["prior_range"]))
         else:
             write_png(args.output, image_grid(to_pixels(samples, meta)))
-    print(f"wrote {args.output}: {len(samples)} samples with {meta['sampler']['name']} in "
-          f"{elapsed:.1f} s ({len(samples) / max(elapsed, 1e-9):.1f} samples/s)")
+    print(f"wrote {args.output}: {len(samples)} samples with program "
+          f"{programs.summary(name, export.sample_programs()[name])} in {elapsed:.1f} s "
+          f"({len(samples) / max(elapsed, 1e-9):.1f} samples/s)")
 
 
 def main(argv=None) -> int:

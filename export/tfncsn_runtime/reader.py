@@ -2,7 +2,8 @@
 
 `load(path)` gives an `Export` whose `sample(...)` and `inpaint(...)` loop the exported step
 program of any sampler (NAME_step.onnx, then NAME_finish.onnx when there is one) as
-metadata.json describes it. They take a noise source (anything with `normal(shape)` and
+metadata.json describes it; `sample(..., program=NAME)` picks one of the export's sample
+programs (`sample_programs()`, named by `tfncsn_runtime.programs`). They take a noise source (anything with `normal(shape)` and
 `uniform(shape, low, high)`; `NumpyNoise` by default), so a caller can replay exactly the
 noise another implementation used. NumPy and ONNX Runtime only; the contract is in
 docs/export.md.
@@ -15,6 +16,7 @@ import os
 
 import numpy as np
 
+from tfncsn_runtime import programs
 from tfncsn_runtime.noise import noise_shape, standard_draws, step_noise
 
 FORMAT = "tfncsn.score/2"
@@ -146,20 +148,35 @@ class Export:
         return self.session(graph).run(["score"], {"x": x, "level": level.astype(np.int32)})[0]
 
     def program(self, name: str) -> "Program":
-        programs = self.meta["programs"]
-        if name not in programs:
+        entries = self.meta["programs"]
+        if name not in entries:
             raise SampleError(f"the export has no {name} program (it has "
-                              f"{', '.join(programs)}); its sampler "
+                              f"{', '.join(entries)}); its sampler "
                               f"{self.meta['sampler']['name']!r} does not support it")
-        return Program(self, programs[name])
+        return Program(self, entries[name])
 
-    def sample(self, num_samples: int, rng, *, batch_size: int = 256, progress=None
-               ) -> np.ndarray:
-        """num_samples samples with the exported sampler, batch after batch."""
-        program = self.program("sample")
+    def sample_programs(self) -> dict[str, dict]:
+        """{name: metadata entry} of the export's sample programs, `sample` first; each entry
+        names its `sampler` ({"name", "options"}) and has `num_steps`, `score_evaluations`."""
+        return programs.sample_programs(self.meta)
+
+    def sample_program(self, name: str = programs.DEFAULT) -> "Program":
+        """The sample program `name`; an unknown name is a `SampleError` listing them."""
+        available = self.sample_programs()
+        if name not in available:
+            listed = ", ".join(programs.summary(n, e) for n, e in available.items())
+            raise SampleError(f"the export has no sample program {name!r} (--program); it has "
+                              f"{listed} (`tfncsn export --extra_samplers` adds more)")
+        return Program(self, available[name])
+
+    def sample(self, num_samples: int, rng, *, batch_size: int = 256, progress=None,
+               program: str = programs.DEFAULT) -> np.ndarray:
+        """num_samples samples with the sample program `program` (the exported sampler by
+        default), batch after batch."""
+        chosen = self.sample_program(program)
         out = []
         for start in range(0, num_samples, batch_size):
-            out.append(program.run(min(batch_size, num_samples - start), rng, progress=progress))
+            out.append(chosen.run(min(batch_size, num_samples - start), rng, progress=progress))
         return np.concatenate(out)
 
     def inpaint(self, y: np.ndarray, mask: np.ndarray, rng, *, batch_size: int = 256,

@@ -49,8 +49,14 @@ def flags_of(command: str) -> set[str]:
     return set(names).union(*(group.names for group in groups))
 
 
+# Flags whose values have a form of their own (the rest are shown by their type).
+PLACEHOLDERS = {"extra_samplers": "NAME[:KEY=VALUE,...]"}
+
+
 def placeholder(name: str) -> str:
     """`--name=VALUE` as help shows it: --[no]name for a bool, --name={a|b} for a choice."""
+    if name in PLACEHOLDERS:
+        return f"--{name}={PLACEHOLDERS[name]}"
     flag = FLAGS[name]
     kind = flag.flag_type()
     if kind == "bool":

@@ -3,17 +3,40 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 
 from tfncsn import config as run_config
 from tfncsn.cli import common
-from tfncsn.cli.flags import FLAGS
-from tfncsn.config import ConfigError
+from tfncsn.cli.flags import FLAGS, parse_options
+from tfncsn.config import ConfigError, SamplerConfig
+from tfncsn_runtime import programs
 
 # The flags `run` reads: its --help and docs/cli.md list them (tests/test_cli_help.py).
 FLAGS_USED = ("workdir", "output", "data_dir", "checkpoint_step", "verify", "verify_atol",
               "verify_rtol", "onnx_opset", "export_inpainting", "export_float16",
-              "float16_rtol", common.SAMPLER_SETTINGS)
+              "float16_rtol", "extra_samplers", common.SAMPLER_SETTINGS)
+# Splits NAME:key=value,key=value at the commas that start a new key=, so JSON values keep
+# theirs (ode:solver="euler",num_steps=10; a list such as [1,2] stays whole).
+_OPTION_SEPARATOR = re.compile(r",(?=\s*[A-Za-z_]\w*\s*=)")
+
+
+def extra_sampler_configs(values: list[str]) -> list[SamplerConfig]:
+    """--extra_samplers, each NAME or NAME:key=value,key=value, as sampler configs (the
+    options are checked when the samplers are built)."""
+    configs = []
+    for value in values:
+        name, _, options = value.partition(":")
+        if not name.strip():
+            raise ConfigError(f"--extra_samplers={value}: give a sampler name, as NAME or "
+                              "NAME:key=value,key=value")
+        try:
+            parsed = parse_options(_OPTION_SEPARATOR.split(options) if options else [],
+                                   "extra_samplers")
+        except ValueError as e:
+            raise ConfigError(f"--extra_samplers={value}: {e}") from None
+        configs.append(SamplerConfig(name=name.strip(), options=parsed))
+    return configs
 
 
 def run() -> None:
@@ -29,6 +52,7 @@ def run() -> None:
                           "--export_float16 or drop it")
     if FLAGS.float16_rtol is not None and FLAGS.float16_rtol < 0:
         raise ConfigError("--float16_rtol must be >= 0")
+    extra_configs = extra_sampler_configs(FLAGS.extra_samplers)
     saved = run_config.load(FLAGS.workdir)
     common.start_tensorflow()  # Only now, with the flags known to be good.
     from tfncsn import builders, training
@@ -45,6 +69,12 @@ def run() -> None:
     source = ScoreSource.for_model(config, dataset, sigmas, model, "export")
     program = source.program()  # Options and contract checked before any work,
     check_with_stand_in(program, 1)  # and the steps, without tracing the network.
+    extras = [extra_sampler(source, extra, value)
+              for extra, value in zip(extra_configs, FLAGS.extra_samplers)]
+    try:
+        exporter.check_program_names(extras)
+    except exporter.ExportError as e:
+        raise ConfigError(f"--extra_samplers: {e}") from None
     # The EMA weights when the run has them.
     step = training.restore_model(model, FLAGS.workdir, checkpoint_step=FLAGS.checkpoint_step)
     try:
@@ -61,15 +91,18 @@ def run() -> None:
             float16_tolerance = dataclasses.replace(float16_tolerance, rtol=FLAGS.float16_rtol)
     with common.output_folders(FLAGS.output):  # The export's parent; export() makes the rest.
         result = exporter.export(
-            model, meta, program, FLAGS.output, opset=FLAGS.onnx_opset,
+            model, meta, program, FLAGS.output, extra_samplers=extras, opset=FLAGS.onnx_opset,
             inpainting=FLAGS.export_inpainting, verify=FLAGS.verify, tolerance=tolerance,
             float16_tolerance=float16_tolerance,
             log=lambda message: print(f"export: {message}", file=sys.stderr))
     graphs = [f for f in result.files if f.endswith(".onnx")]
     print(f"wrote {FLAGS.output}: saved_model/ (signatures score, sample), {', '.join(graphs)} "
-          f"(opset {FLAGS.onnx_opset}), metadata.json, golden.npz + golden/; {config.model} at "
+          f"(opset {FLAGS.onnx_opset}), metadata.json, a .program.txt per program, golden.npz + "
+          f"golden/; {config.model} at "
           f"step {step}, sampler {config.sampler.name} ({program.num_steps} steps, "
           f"{program.score_evaluations} score evaluations)")
+    for name, entry in programs.sample_programs(result.meta).items():
+        print(f"  program {programs.summary(name, entry)}")
     if not program.supports_conditioning:
         print(f"  no inpaint graphs: sampler {config.sampler.name} does not support conditioning")
     if result.comparisons:
@@ -77,3 +110,18 @@ def run() -> None:
               + (f"; float16: {float16_tolerance.describe()}" if float16_tolerance else "") + "):")
         for comparison in result.comparisons:
             print(f"  {comparison.describe()}")
+
+
+def extra_sampler(source, config: SamplerConfig, value: str):
+    """One --extra_samplers value built for the run's problem and traced with a stand-in
+    score (as the main sampler is), its errors named by the flag."""
+    from tfncsn.registry import PluginError
+    from tfncsn.sampling.contract import SamplerError
+    from tfncsn.sampling.stand_in import check_with_stand_in
+    from tfncsn_export.exporter import ExtraSampler
+    try:
+        program = source.program(config)
+        check_with_stand_in(program, 1)
+    except (ConfigError, PluginError, SamplerError) as e:
+        raise ConfigError(f"--extra_samplers={value}: {e}") from None
+    return ExtraSampler(config.name, program)

@@ -11,6 +11,8 @@
 //   const model = await loadExport({ ort, files: nodeFiles('runs/toy/export') });
 //   console.log((await model.checkGolden()).summary);
 //   const x = await model.sample(1280, { rng: new Rng(0) });  // Float32Array [1280 * 2]
+//   model.samplePrograms();   // [{name: 'sample', ...}, {name: 'sample_ode_19', ...}]
+//   await model.sample(64, { program: 'sample_ode_19' });    // another exported sampler
 
 import { Rng } from './random.js';
 
@@ -22,6 +24,10 @@ export const REQUIRED_KEYS = ['format', 'element_shape', 'sigmas', 'sampler', 'p
 export const METADATA_FILE = 'metadata.json';
 export const SCORE_FILE = 'model.onnx';
 export const LOGIT_LAMBDA = 1e-6;
+/** The sample program every runtime loops unless told: the export's own sampler. The others
+ *  are named sample_<sampler>_<score evaluations> (`tfncsn export --extra_samplers`; the
+ *  rule is export/tfncsn_runtime/programs.py's). */
+export const DEFAULT_PROGRAM = 'sample';
 const DTYPES = { float32: Float32Array, int32: Int32Array };
 
 /** Bad input or an export this package cannot use; its message is one line naming the input
@@ -38,6 +44,30 @@ const fmt = (shape) => `[${shape.join(', ')}]`;
 /** A number as printf's %.3g would show it. */
 const g3 = (v) => (v !== 0 && (Math.abs(v) < 1e-4 || Math.abs(v) >= 1e6) ? v.toExponential(2)
   : String(Number(v.toPrecision(3))));
+
+// ------------------------------------------------------------------------------ programs
+
+/** Whether program `name` samples (`sample` or an extra sampler's), not inpaints. */
+export function isSampleProgram(name) {
+  return name === DEFAULT_PROGRAM || name.startsWith(`${DEFAULT_PROGRAM}_`);
+}
+
+/**
+ * The export's sample programs, `sample` first: {name, sampler, options, numSteps,
+ * scoreEvaluations, label}, where label reads "ode, 9 steps, 19 evaluations". An entry without
+ * `sampler` (an export from before extra samplers) is the export's own sampler's.
+ */
+export function samplePrograms(meta) {
+  const names = Object.keys(meta.programs).filter(isSampleProgram)
+    .sort((a, b) => (b === DEFAULT_PROGRAM) - (a === DEFAULT_PROGRAM));
+  return names.map((name) => {
+    const spec = meta.programs[name];
+    const sampler = spec.sampler ?? meta.sampler ?? {};
+    return { name, sampler: sampler.name, options: sampler.options ?? {},
+      numSteps: spec.num_steps, scoreEvaluations: spec.score_evaluations,
+      label: `${sampler.name}, ${spec.num_steps} steps, ${spec.score_evaluations} evaluations` };
+  });
+}
 
 // ------------------------------------------------------------------------------ file access
 
@@ -306,7 +336,8 @@ export class Export {
     };
   }
 
-  /** The step program `name` ('sample' or 'inpaint'), its graphs opened and checked. */
+  /** The step program `name` (a sample program, 'inpaint' or 'colorize'), its graphs opened
+   *  and checked. */
   async program(name) {
     const spec = this.meta.programs[name];
     if (!spec) {
@@ -321,16 +352,28 @@ export class Export {
     return program;
   }
 
+  /** The export's sample programs (see `samplePrograms`). */
+  samplePrograms() {
+    return samplePrograms(this.meta);
+  }
+
   /**
    * `numSamples` samples (model space) with the exported sampler, batch after batch.
    * @param {number} numSamples
-   * @param {object} [options] see Program.run; `batchSize` (256) samples per batch.
+   * @param {object} [options] see Program.runBatches; `batchSize` (256) samples per batch,
+   *   `program` the sample program to loop (default 'sample', the exported sampler; one of
+   *   `samplePrograms()`).
    * @returns {Promise<Float32Array>} [numSamples * element size], row-major.
    */
-  async sample(numSamples, options = {}) {
+  async sample(numSamples, { program = DEFAULT_PROGRAM, ...options } = {}) {
     positiveInteger(numSamples, 'numSamples');
-    const program = await this.program('sample');
-    return program.runBatches(numSamples, options);
+    const available = this.samplePrograms();
+    if (!available.some((p) => p.name === program)) {
+      throw new ExportError(`the export has no sample program '${program}'; it has ` +
+        `${available.map((p) => `${p.name} (${p.label})`).join(', ')} (\`tfncsn export ` +
+        '--extra_samplers` adds more)');
+    }
+    return (await this.program(program)).runBatches(numSamples, options);
   }
 
   /**

@@ -1,6 +1,7 @@
 // js/web/ in headless Chromium (tests/test_browser_page.py serves the page and an image
-// export and passes the page's URL): the golden check passes, samples appear level by level
-// on the canvas, and a mask painted with the mouse is inpainted with its known pixels kept.
+// export and passes the page's URL): the golden check passes, samples of the default program
+// appear level by level on the canvas, another program chosen in the select runs its own
+// steps, and a mask painted with the mouse is inpainted with its known pixels kept.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -9,7 +10,11 @@ import { inkOf, launch, waitForState } from '../testlib/browser.js';
 
 const URL = process.env.TFNCSN_PAGE_URL;
 const SHOTS = process.env.TFNCSN_SCREENSHOTS;
-const skip = URL ? false : 'set TFNCSN_PAGE_URL (tests/test_browser_page.py does)';
+// The program the page should choose by itself, and another one the test chooses.
+const { TFNCSN_PAGE_DEFAULT_PROGRAM: FIRST, TFNCSN_PAGE_OTHER_PROGRAM: OTHER } = process.env;
+const skip = URL && FIRST && OTHER ? false
+  : 'set TFNCSN_PAGE_URL, TFNCSN_PAGE_DEFAULT_PROGRAM and TFNCSN_PAGE_OTHER_PROGRAM ' +
+    '(tests/test_browser_page.py does)';
 let browser, page;
 const messages = [];
 
@@ -29,6 +34,14 @@ test('the page checks the golden pair and draws the samples level by level', { s
     const state = await waitForState(page, ['done']);
     assert.equal(state.state, 'done', `${state.error} ${messages.join('\n')}`);
     assert.equal(state.golden.passed, true, state.golden.summary);
+    assert.equal(state.program, FIRST);
+    assert.equal(await page.inputValue('#program'), FIRST);
+    const labels = await page.$$eval('#program option', (options) => options.map(
+      (o) => [o.value, o.textContent]));
+    assert.deepEqual(labels, state.programs.map((p) => [p.name, p.label]));
+    assert.ok(labels.every(([, label]) => /^\w+, \d+ steps, \d+ evaluations$/.test(label)),
+      JSON.stringify(labels));
+    assert.ok(state.frames.every((f) => f.program === FIRST), JSON.stringify(state.frames));
     assert.match(await page.textContent('#golden'), /^golden check passed on \d+ inputs/);
     const levels = await page.evaluate(() => new Set(
       window.tfncsn.frames.map((f) => f.sigma)).size);
@@ -39,6 +52,24 @@ test('the page checks the golden pair and draws the samples level by level', { s
     assert.ok(ink.share > 0.2 && ink.levels > 20, JSON.stringify(ink));
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'page-samples.png'), fullPage: true });
   });
+
+test('another program chosen in the select samples with its own steps', { skip }, async () => {
+  await page.selectOption('#program', OTHER);
+  await page.click('#sample-button');
+  await page.waitForFunction((name) => window.tfncsn.program === name &&
+    ['done', 'error', 'cancelled'].includes(window.tfncsn.state), OTHER,
+  { timeout: 300000, polling: 100 });
+  const state = await page.evaluate(() => ({ ...window.tfncsn, samples: null }));
+  assert.equal(state.state, 'done', `${state.error} ${messages.join('\n')}`);
+  const { numSteps } = state.programs.find((p) => p.name === OTHER);
+  const first = state.programs.find((p) => p.name === FIRST);
+  assert.notEqual(numSteps, first.numSteps, 'choose programs of different lengths');
+  assert.ok(state.frames.length > 0 && state.frames.every((f) => f.program === OTHER),
+    JSON.stringify(state.frames));
+  assert.equal(Math.max(...state.frames.map((f) => f.step)), numSteps - 1);
+  assert.match(await page.textContent('#progress'), new RegExp(`^16 samples with ${OTHER} in`));
+  assert.ok((await inkOf(page, '#samples')).share > 0.2);
+});
 
 test('a painted mask is inpainted and the known pixels stay', { skip }, async () => {
   const canvas = page.locator('#mask-canvas');

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { Rng, toModelSpace, toPixels } from '../src/index.js';
+import { isSampleProgram, Rng, samplePrograms, toModelSpace, toPixels } from '../src/index.js';
 import { NO_EXPORT, REPLAY, ReplayNoise, open, readFloat32 } from '../testlib/helpers.js';
 
 test('the golden pair passes', { skip: NO_EXPORT }, async () => {
@@ -93,7 +93,8 @@ test('fed the same draws, the loop follows tfncsn_runtime (batches included)',
       const noise = new ReplayNoise(await readFloat32(join(REPLAY, run.draws)));
       const expected = await readFloat32(join(REPLAY, run.expected));
       const options = { rng: noise, batchSize: run.batch_size };
-      const got = run.program === 'sample' ? await model.sample(run.count, options)
+      const got = isSampleProgram(run.program)
+        ? await model.sample(run.count, { ...options, program: run.program })
         : await model.inpaint(await readFloat32(join(REPLAY, run.y)),
           await readFloat32(join(REPLAY, run.mask)), options);
       assert.equal(noise.used, noise.draws.length, `${run.program}: every draw used`);
@@ -130,6 +131,30 @@ test('progress after every step of every batch, with the state and the level',
     // The last step's state of the last batch is the end of that batch (before denoising).
     assert.equal(seen.at(-1).start, 8);
   });
+
+test('a sample program chosen by name loops its own steps', { skip: NO_EXPORT }, async () => {
+  const model = await open();
+  const programs = model.samplePrograms();
+  assert.deepEqual(programs, samplePrograms(model.meta));
+  assert.equal(programs[0].name, 'sample');
+  const [other] = programs.filter((p) => p.name !== 'sample');
+  const spec = model.meta.programs[other.name];
+  assert.deepEqual([other.sampler, other.options, other.numSteps, other.scoreEvaluations],
+    [spec.sampler.name, spec.sampler.options, spec.num_steps, spec.score_evaluations]);
+  assert.equal(other.label, `${spec.sampler.name}, ${spec.num_steps} steps, ` +
+    `${spec.score_evaluations} evaluations`);
+  assert.notEqual(other.numSteps, programs[0].numSteps);
+  const seen = [];
+  const x = await model.sample(5, { program: other.name, seed: 1, batchSize: 5,
+    onProgress: (p) => seen.push([p.program, p.step, p.numSteps]) });
+  assert.equal(x.length, 10);
+  assert.ok(x.every(Number.isFinite));
+  assert.deepEqual(seen, Array.from({ length: spec.num_steps },
+    (_, k) => [other.name, k, spec.num_steps]));
+  await assert.rejects(model.sample(2, { program: 'nope' }),
+    /^ExportError: the export has no sample program 'nope'; it has sample \(annealed_langevin, /);
+  await assert.rejects(model.sample(2, { program: 'inpaint' }), /no sample program 'inpaint'/);
+});
 
 test('an AbortSignal cancels between two steps', { skip: NO_EXPORT }, async () => {
   const model = await open();

@@ -1,6 +1,7 @@
 // The page: loads an export (?export=URL of its directory), checks the golden pair, samples
-// with the exported sampler and draws the samples level by level, and inpaints a sample
-// inside a mask painted with the mouse. ONNX Runtime Web's wasm backend, served from
+// with one of the export's sample programs (chosen in a select: ?program=NAME, or the one
+// nearest to about 20 score evaluations) and draws the samples level by level, and inpaints a
+// sample inside a mask painted with the mouse. ONNX Runtime Web's wasm backend, served from
 // js/node_modules (no CDN). State for scripts and tests: window.tfncsn and the data-state /
 // data-passed attributes of #status and #golden.
 import * as ort from '../node_modules/onnxruntime-web/dist/ort.wasm.min.mjs';
@@ -14,13 +15,16 @@ ort.env.wasm.numThreads = globalThis.crossOriginIsolated ? navigator.hardwareCon
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const page = { state: 'idle', golden: null, error: null, samples: null, lastInpaint: null,
-  timings: {}, frames: [], levels: 0 };
+  timings: {}, frames: [], levels: 0, program: null, programs: [] };
 window.tfncsn = page;
 
 let model = null;
 let controller = null;
 let picked = 0;          // The sample that inpainting starts from.
 let known = null;        // Float32Array [H * W]: 1 = known, 0 = to fill.
+// The page's first choice of sample program: the one with the fewest score evaluations among
+// those with at least this many (about 20: ode's Heun on ten levels makes 19), else 'sample'.
+const MIN_EVALUATIONS = 18;
 
 function setState(state, text) {
   page.state = state;
@@ -127,10 +131,11 @@ async function load(url) {
   model = await loadExport({ ort, files: fetchFiles(url),
     sessionOptions: { executionProviders: ['wasm'] } });
   const meta = model.meta;
-  const program = meta.programs.sample;
+  page.programs = model.samplePrograms();
   $('model-info').textContent = `${meta.dataset} / ${meta.model}, step ${meta.training_step}; ` +
-    `sampler ${meta.sampler.name}, ${program.num_steps} steps; element shape ` +
-    `[${meta.element_shape.join(', ')}]`;
+    `${page.programs.length} sample program(s), sampler ${meta.sampler.name} by default; ` +
+    `element shape [${meta.element_shape.join(', ')}]`;
+  fillProgramSelect(page.programs, params.get('program'));
   setState('checking', 'checking the golden pair');
   const golden = await model.checkGolden();
   page.golden = golden;
@@ -142,28 +147,50 @@ async function load(url) {
   $('seed').value = params.get('seed') ?? 0;
   $('sampling').hidden = false;
   $('inpainting').hidden = !(image && meta.programs.inpaint);
-  page.levels = new Set(program.step_sigmas ?? []).size;
   known = new Float32Array(model.elementShape[0] * model.elementShape[1]).fill(1);
   setState('loaded', 'loaded');
+}
+
+/** The select's options, one per sample program ("ode, 9 steps, 19 evaluations"), with
+ *  `wanted` (the URL's ?program=) or the page's default chosen. */
+function fillProgramSelect(programs, wanted) {
+  const select = $('program');
+  select.replaceChildren(...programs.map((p) => new Option(p.label, p.name)));
+  if (wanted && !programs.some((p) => p.name === wanted)) {
+    throw new Error(`the export has no sample program '${wanted}' (?program=); it has ` +
+      programs.map((p) => p.name).join(', '));
+  }
+  select.value = wanted ?? defaultProgram(programs);
+}
+
+function defaultProgram(programs) {
+  const enough = programs.filter((p) => p.scoreEvaluations >= MIN_EVALUATIONS)
+    .sort((a, b) => a.scoreEvaluations - b.scoreEvaluations);
+  return (enough[0] ?? programs[0]).name;
 }
 
 async function sample() {
   const n = Number($('num-samples').value), seed = Number($('seed').value);
   const batchSize = Number($('batch-size').value);
+  const program = $('program').value;
+  page.program = program;
+  page.frames = [];
+  page.levels = new Set(model.meta.programs[program].step_sigmas ?? []).size;
   controller = new AbortController();
   busy(true);
-  setState('sampling', `sampling ${n}`);
+  setState('sampling', `sampling ${n} with ${program}`);
   const display = new Float32Array(n * model.elementSize).fill(NaN);
   const started = performance.now();
   try {
-    const out = await model.sample(n, { rng: new Rng(seed), batchSize, signal: controller.signal,
-      onProgress: levelDrawer(display, () => drawSamples(display, n)) });
+    const out = await model.sample(n, { program, rng: new Rng(seed), batchSize,
+      signal: controller.signal, onProgress: levelDrawer(display, () => drawSamples(display, n)) });
     page.timings.sample = (performance.now() - started) / 1000;
     page.samples = out;
     drawSamples(out, n);
     picked = 0;
     drawMaskCanvas();
-    $('progress').textContent = `${n} samples in ${page.timings.sample.toFixed(1)} s`;
+    $('progress').textContent = `${n} samples with ${program} in ` +
+      `${page.timings.sample.toFixed(1)} s`;
     setState('done', 'done');
   } catch (e) {
     fail(e);
@@ -174,6 +201,7 @@ async function sample() {
 
 function busy(on) {
   $('sample-button').disabled = on;
+  $('program').disabled = on;
   $('inpaint-button').disabled = on || !page.samples;
   $('stop-button').disabled = !on;
 }
