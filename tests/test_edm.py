@@ -1,4 +1,4 @@
-"""EDM's preconditioning and training (tfncsn/models/preconditioning.py, losses.EDMObjective,
+"""EDM's preconditioning and training (tfncsn/preconditioning.py, losses.EDMObjective,
 `--preconditioning=edm`): the formulas against their definitions, the config rules, and the toy
 (configs/toy_edm.cfg) sampled by heun at 35 evaluations and dpmpp_2m at 20 with the (5, 5) mode
 weight 0.80 +- 0.05 in TensorFlow, from the export through ONNX Runtime without TensorFlow, and
@@ -18,7 +18,7 @@ from tfncsn import builders, losses
 from tfncsn.config import ConfigError, PreconditioningConfig, RunConfig, SDEConfig
 from tfncsn.evaluation import report
 from tfncsn.gaussian_mixture import paper_toy
-from tfncsn.models.preconditioning import (EDMPreconditioned, edm_coefficients, edm_loss_weight,
+from tfncsn.preconditioning import (EDMPreconditioned, edm_coefficients, edm_loss_weight,
                                            edm_score)
 
 SIGMA = tf.constant([0.002, 0.1, 1.0, 80.0])

@@ -12,7 +12,7 @@ from tfncsn import hardware, losses, registry, sdes
 from tfncsn.config import (AUTO_PRECISION, PRECISIONS, ConfigError, PreconditioningConfig,
                            RunConfig, SamplerConfig, SigmaConfig)
 from tfncsn.interfaces import POSTPROCESS_KINDS, Dataset
-from tfncsn.models.preconditioning import EDMPreconditioned
+from tfncsn.preconditioning import EDMPreconditioned
 from tfncsn.sampling.checks import build
 from tfncsn.sampling.contract import Problem, Sampler
 from tfncsn.schedules import InvalidSigmasError, validate_sigmas

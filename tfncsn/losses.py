@@ -17,7 +17,7 @@ import tensorflow as tf
 from tfncsn import sdes
 from tfncsn.config import SSM_PROJECTIONS  # The setting's allowed values, declared once.
 from tfncsn.interfaces import ScoreFn
-from tfncsn.models.preconditioning import edm_loss_weight
+from tfncsn.preconditioning import edm_loss_weight
 
 
 class LossOutput(NamedTuple):
@@ -122,7 +122,7 @@ def continuous_dsm_from_noise(sigma_score_fn: ScoreFn, x: tf.Tensor, sde: sdes.S
 class EDMObjective:
     """EDM's training (Karras et al. 2022, eq. 8, Table 1): ln sigma ~ N(p_mean, p_std^2) per
     example and lambda(sigma) ||D(x0 + sigma n; sigma) - x0||^2, for a preconditioned model
-    with this sigma_data (`tfncsn.models.preconditioning`)."""
+    with this sigma_data (`tfncsn.preconditioning`)."""
 
     sigma_data: float = 0.5
     p_mean: float = -1.2

@@ -80,7 +80,7 @@ class MLPScoreNet(keras.Model):
 
     def raw_output(self, x, sigma, training=None):
         """The network's float32 output at float32 sigma [N], before any division by sigma (F
-        of EDM's preconditioning, `tfncsn.models.preconditioning`); noise_embedding=fourier."""
+        of EDM's preconditioning, `tfncsn.preconditioning`); noise_embedding=fourier."""
         del training
         return self._score(x, sigma, self._fourier(sigma), scale_by_sigma=False)
 

@@ -314,7 +314,7 @@ class NoiseConditionalUNet(keras.Model):
 
     def raw_output(self, x, sigma, training=None):
         """The U-Net's float32 output at float32 sigma [N], before the division by sigma (F
-        of EDM's preconditioning, `tfncsn.models.preconditioning`)."""
+        of EDM's preconditioning, `tfncsn.preconditioning`)."""
         return tf.cast(self.network(x, self.noise_features(sigma), training=training),
                        tf.float32)  # float32 under mixed precision.
 
