@@ -112,6 +112,16 @@ class _SigmaProgram(Sampler):
     def has_finish(self) -> bool:
         return True
 
+    @property
+    def noise(self):
+        """Deterministic: no draws (Heun's churn overrides this)."""
+        return ()
+
+    @property
+    def score_evaluations(self) -> int:
+        """One evaluation a step and one for the finish: N (Heun overrides this)."""
+        return self.num_steps + 1
+
     def denoised(self, score_fn, x, point, k):
         """D(x; sigma) = x + sigma^2 s_ve(x, sigma) at entry k of `point` = (sigma, std, m)."""
         sigma, std, mean_scale = (values[k] for values in point)
@@ -134,14 +144,6 @@ class Euler(_SigmaProgram):
     baseline. Evaluations: N."""
 
     Options = EulerOptions
-
-    @property
-    def noise(self):
-        return ()
-
-    @property
-    def score_evaluations(self) -> int:
-        return self.num_steps + 1
 
     def step(self, score_fn, state, k, noise):
         x = state["x"]
@@ -240,14 +242,6 @@ class DPMSolverPlusPlus2M(_SigmaProgram):
     @property
     def state(self):
         return {"x": "element", "previous_denoised": "element"}
-
-    @property
-    def noise(self):
-        return ()
-
-    @property
-    def score_evaluations(self) -> int:
-        return self.num_steps + 1
 
     def step(self, score_fn, state, k, noise):
         x = state["x"]
