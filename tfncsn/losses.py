@@ -139,9 +139,10 @@ def edm_per_example(sigma_score_fn: ScoreFn, x: tf.Tensor, sigma: tf.Tensor, noi
                     sigma_data: float) -> tf.Tensor:
     """lambda(sigma) ||D - x0||^2 per example, D = x + sigma^2 s(x, sigma), x = x0 + sigma n.
     Since D - x0 = sigma (sigma s + n), this is lambda sigma^2 ||sigma s + n||^2."""
-    score = sigma_score_fn(x + sdes.expand(sigma, x) * noise, sigma)
+    sigma_x = sdes.expand(sigma, x)
+    score = sigma_score_fn(x + sigma_x * noise, sigma)
     weight = edm_loss_weight(sigma, sigma_data) * tf.square(sigma)
-    return weight * _sum_over_features(tf.square(sdes.expand(sigma, x) * score + noise))
+    return weight * _sum_over_features(tf.square(sigma_x * score + noise))
 
 
 def nearest_levels(sigma: tf.Tensor, sigmas: tf.Tensor) -> tf.Tensor:

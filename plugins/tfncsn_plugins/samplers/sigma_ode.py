@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfncsn import registry, sdes
-from tfncsn.sampling import Noise, Prior, Sampler
+from tfncsn.sampling import Noise, Prior, Sampler, langevin
 from tfncsn.schedules import validate_sigmas
 
 
@@ -126,7 +126,7 @@ class _SigmaProgram(Sampler):
         """D(x; sigma) = x + sigma^2 s_ve(x, sigma) at entry k of `point` = (sigma, std, m)."""
         sigma, std, mean_scale = (values[k] for values in point)
         score = score_fn(mean_scale * x, self.batch_vector(x, std)) * mean_scale
-        return x + tf.square(sigma) * score
+        return langevin.tweedie_denoise(x, score, sigma)
 
     def finish(self, score_fn, state):
         """The last step, to sigma = 0: the denoiser at sigma_{N-1} (first order)."""
