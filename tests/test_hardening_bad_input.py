@@ -39,7 +39,12 @@ def image_folder(root, count=6):
 
 
 @pytest.mark.parametrize("flag, expected", [
-    ("--no_such_flag=1", "unknown flag --no_such_flag; `tfncsn --helpfull` lists every flag"),
+    ("--no_such_flag=1", "unknown flag --no_such_flag; `tfncsn train --help` lists its flags"),
+    ("--num_completions=2", "--num_completions is not a flag of `tfncsn train`, which would "
+                            "ignore it (it is `tfncsn inpaint`'s); `tfncsn train --help` lists "
+                            "its flags"),
+    ("--noverify", "--verify is not a flag of `tfncsn train`, which would ignore it (it is "
+                   "`tfncsn export`'s)"),
     ("--stps=3", "unknown flag --stps; did you mean --steps?"),
     ("--steps=abc", "flag --steps=abc: invalid literal for int() with base 10: 'abc'; give "
                     "--steps an integer"),
@@ -119,6 +124,22 @@ def test_a_tensorflow_runtime_error_is_reported_by_its_cause():
         step()
     assert str(caught.value).startswith("Graph execution error")
     assert main._first_line(caught.value).startswith("Unknown image file format")
+
+
+def test_an_error_raised_while_tracing_is_reported_by_its_message():
+    """AutoGraph re-raises an error of traced code as "in user code:" and a stack; the line
+    users see is the original message (once, without repeating the type's name)."""
+
+    @tf.function
+    def step(x):
+        return x + "text"
+
+    with pytest.raises(TypeError) as caught:
+        step(tf.constant(1.0))
+    assert str(caught.value).startswith("in user code:")
+    first = main._first_line(caught.value)
+    assert first and "in user code" not in first and not first.startswith("TypeError")
+    assert first == str(caught.value).strip().splitlines()[-1].strip().removeprefix("TypeError: ")
 
 
 def test_an_os_error_on_a_flags_path_names_the_flag(tmp_path):

@@ -62,8 +62,10 @@ def overview() -> str:
     return "\n".join([
         "tfncsn: Noise Conditional Score Networks (Song & Ermon, 2019).", "",
         f"Usage: {USAGE.format(command='COMMAND')}", "", "Commands:", *rows, "",
-        "Flags after --flagfile override the file. `tfncsn COMMAND --help` (or `tfncsn help",
-        "COMMAND`) lists the flags of a command; `tfncsn --helpfull` lists every flag."])
+        "Flags after --flagfile override the file; on the command line, give only flags the",
+        "command reads (the file may hold other commands' too). `tfncsn COMMAND --help` (or",
+        "`tfncsn help COMMAND`) lists the flags of a command; `tfncsn --helpfull` lists every",
+        "flag."])
 
 
 # Errors caused by input or environment, by module: reported as one line, no traceback.
@@ -126,8 +128,13 @@ def _first_line(error: Exception) -> str:
 
     TensorFlow's runtime errors open with "Graph execution error:" or an op's name
     in braces and end with node names; what failed is the last line in between.
+    An error raised while tracing a `tf.function` opens with "in user code:" and a
+    stack, and ends with the original "TypeName: message".
     """
     text = str(error).strip()
+    if text.startswith("in user code:"):
+        last = [line.strip() for line in text.splitlines() if line.strip()][-1]
+        return last.removeprefix(f"{type(error).__name__}: ")
     message = getattr(error, "message", None)
     if isinstance(message, str) and type(error).__module__.startswith("tensorflow"):
         lines = [re.sub(r"\{\{[^}]*\}\}|\[\[[^\]]*\]\]|\[Op:[^\]]*\].*$", "", line).strip()
@@ -162,12 +169,14 @@ def _os_error_line(error: OSError, flag_values) -> str:
     return f"{named}: {(error.strerror or str(error)).lower()} ('{error.filename}'); {fix}"
 
 
-def _flag_error(error: flags.Error) -> str:
+def _flag_error(error: flags.Error, command: str | None = None) -> str:
     """absl's flag error as one line that also says how to fix it."""
     if isinstance(error, flags.UnrecognizedFlagError):
         close = difflib.get_close_matches(error.flagname, list(flags.FLAGS), n=1, cutoff=0.75)
         hint = f"did you mean --{close[0]}? " if close else ""
-        return (f"unknown flag --{error.flagname}; {hint}`tfncsn --helpfull` lists every flag")
+        where = (f"`tfncsn {command} --help` lists its flags" if command
+                 else "`tfncsn --helpfull` lists every flag")
+        return f"unknown flag --{error.flagname}; {hint}{where}"
     message = str(error).replace("ERROR:: ", "").strip()
     if "flagfile" in message.lower():
         return f"{message}; give --flagfile the path of a flag file such as configs/toy.cfg"
@@ -180,14 +189,41 @@ def _flag_error(error: flags.Error) -> str:
 
 
 def _parse_flags(argv: list[str]) -> list[str]:
-    """absl's parsing; a bad flag ends with one line saying what is wrong, not absl's hint."""
+    """absl's parsing; a bad flag ends with one line saying what is wrong, not absl's hint.
+    So does a flag on the command line that the command does not read."""
+    command = argv[1] if len(argv) > 1 and argv[1] in COMMANDS else None
     try:
-        return flags.FLAGS(argv)
+        remaining = flags.FLAGS(argv)
+        stray = _stray_flag(command, argv) if command else None
     except flags.Error as e:
-        command = argv[1] if len(argv) > 1 and argv[1] in COMMANDS else None
-        print(f"tfncsn{' ' + command if command else ''}: error: {_flag_error(e)}",
-              file=sys.stderr)
+        stray = _flag_error(e, command)
+    if stray:
+        print(f"tfncsn{' ' + command if command else ''}: error: {stray}", file=sys.stderr)
         sys.exit(2)
+    return remaining
+
+
+def _stray_flag(command: str, argv: list[str]) -> str | None:
+    """The error for the first tfncsn flag on the command line that `command` does not read
+    (it would be ignored without a word), or None. A --flagfile's flags are not checked: a
+    config holds the flags of several commands (train's and sample's)."""
+    from tfncsn.cli import command_help
+    ours = {flag.name for module, declared in flags.FLAGS.flags_by_module_dict().items()
+            if module.startswith("tfncsn") for flag in declared}
+    for arg in argv[2:]:
+        if arg == "--":
+            break
+        name = arg.lstrip("-").split("=", 1)[0] if arg.startswith("-") else ""
+        if name not in flags.FLAGS and name.startswith("no"):
+            name = name[2:]  # --noflag, absl's false for a boolean.
+        if name in ours and name not in command_help.flags_of(command) | set(
+                command_help.GLOBAL_FLAGS):
+            takers = [f"`tfncsn {other}`" for other in COMMANDS
+                      if name in command_help.flags_of(other)]
+            whose = f"it is {' and '.join(takers)}'s" if takers else "no command reads it"
+            return (f"--{name} is not a flag of `tfncsn {command}`, which would ignore it "
+                    f"({whose}); `tfncsn {command} --help` lists its flags")
+    return None
 
 
 def run() -> None:
