@@ -101,7 +101,7 @@ def test_sample_grid_and_intermediate_states_strip(digits_run, tmp_path):
 def test_bad_inpainting_input_is_one_line(digits_run, tmp_path):
     np.save(tmp_path / "wrong.npy", np.zeros((2, 5, 5, 1), np.float32))
     for args, expected in [
-        ([f"--images={tmp_path / 'wrong.npy'}"], "the model needs (8, 8, 1)"),
+        ([f"--images={tmp_path / 'wrong.npy'}"], "the model needs [M, 8, 8, 1]"),
         (["--images=test:2", "--mask=diagonal"], "--mask must be one of"),
         (["--images=nowhere.npy"], "does not exist"),
     ]:

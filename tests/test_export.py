@@ -489,6 +489,19 @@ def bad_files(toy, tmp_path_factory):
     return root
 
 
+def test_a_logit_export_must_state_its_lambda():
+    """The readers take the logit transform's lambda from the export (one source: the trainer's
+    tfncsn.data.preprocessing), so metadata without it is refused."""
+    meta = {"format": tfncsn_runtime.reader.FORMAT, "element_shape": [2], "sigmas": [1.0, 0.5],
+            "sampler": {}, "programs": {}, "prior_range": [0.0, 1.0], "postprocess": "clip"}
+    tfncsn_runtime.reader.check_metadata(meta, "metadata.json")
+    logit = {**meta, "postprocess": "inverse_logit"}
+    with pytest.raises(tfncsn_runtime.SampleError,
+                       match="^metadata.json lacks the tfncsn metadata logit_lambda; "):
+        tfncsn_runtime.reader.check_metadata(logit, "metadata.json")
+    tfncsn_runtime.reader.check_metadata({**logit, "logit_lambda": 1e-6}, "metadata.json")
+
+
 @pytest.mark.parametrize("args, expected", [
     (["--model={bad}/missing", "--output={tmp}/s.npy"], "does not exist; give the directory"),
     (["--model={bad}/corrupt", "--output={tmp}/s.npy"], "cannot load"),

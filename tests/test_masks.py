@@ -1,5 +1,6 @@
 """One --mask parser (tfncsn_runtime.masks) for `python -m tfncsn_runtime` and `tfncsn inpaint`,
-which adds .png masks and its `grayscale` value."""
+which adds .png masks and its `grayscale` value; and one check of an --images array
+(tfncsn_runtime.pixels), which `tfncsn inpaint` also uses for .npz files."""
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ from PIL import Image
 
 from tfncsn.cli import image_io
 from tfncsn.config import ConfigError
-from tfncsn_runtime import SampleError, masks
+from tfncsn_runtime import SampleError, masks, pixels
 
 SHAPE = (8, 6, 3)
 
@@ -57,3 +58,46 @@ def test_bad_masks_are_one_line_naming_the_flag(tmp_path):
         image_io.make_mask("diagonal", SHAPE)
     with pytest.raises(SampleError, match="--mask=center needs images"):
         masks.make_mask("center", (2,))
+
+
+def test_both_commands_read_an_images_array_alike(tmp_path):
+    """uint8 is divided by 255, one image gets its batch axis, and the two readers agree."""
+    gen = np.random.default_rng(0)
+    batch = gen.integers(0, 256, size=(2, *SHAPE), dtype=np.uint8)
+    np.save(tmp_path / "batch.npy", batch)
+    np.save(tmp_path / "one.npy", batch[0].astype(np.float32) / 255.0)
+    np.savez(tmp_path / "batch.npz", images=batch)
+    runtime = pixels.load_images(str(tmp_path / "batch.npy"), SHAPE)
+    assert runtime.dtype == np.float32 and runtime.shape == (2, *SHAPE)
+    np.testing.assert_array_equal(runtime, batch.astype(np.float32) / 255.0)
+    for name in ("batch.npy", "batch.npz"):
+        np.testing.assert_array_equal(image_io.load_images(str(tmp_path / name), SHAPE), runtime)
+    np.testing.assert_allclose(pixels.load_images(str(tmp_path / "one.npy"), SHAPE),
+                               runtime[:1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("array, problem", [
+    (np.zeros((2, 5, 5, 3), np.float32), r"holds an array of shape \(2, 5, 5, 3\); the model "
+                                         r"needs \[M, 8, 6, 3\]"),
+    (np.zeros((0, *SHAPE), np.float32), r"shape \(0, 8, 6, 3\)"),
+    (np.full((1, *SHAPE), 1.5, np.float32), r"pixels in \[0, 1\] \(or uint8\), got \[1.5, 1.5\]"),
+    (np.full((1, *SHAPE), np.nan, np.float32), r"pixels in \[0, 1\] \(or uint8\), got NaN"),
+])
+def test_a_bad_images_array_is_one_line_naming_the_flag(tmp_path, array, problem):
+    path = tmp_path / "images.npy"
+    np.save(path, array)
+    with pytest.raises(SampleError, match=rf"^--images: '{path}' .*{problem}"):
+        pixels.load_images(str(path), SHAPE)
+    with pytest.raises(ConfigError, match=rf"^--images: '{path}' .*{problem}"):
+        image_io.load_images(str(path), SHAPE)
+
+
+def test_an_unreadable_image_in_an_images_folder_is_named(tmp_path):
+    Image.new("RGB", (10, 12), "red").save(tmp_path / "a.png")
+    (tmp_path / "b.png").write_bytes(b"not a png")
+    with pytest.raises(ConfigError, match=rf"^--images: cannot read '{tmp_path / 'b.png'}'.*"
+                                          "replace or delete it$"):
+        image_io.load_images(str(tmp_path), SHAPE)
+    (tmp_path / "b.png").unlink()
+    red = image_io.load_images(str(tmp_path), SHAPE)
+    assert red.shape == (1, *SHAPE) and np.allclose(red[..., 0], 1) and np.allclose(red[..., 1:], 0)

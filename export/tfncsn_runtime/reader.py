@@ -46,6 +46,8 @@ def export_directory(path: str) -> str:
 
 def check_metadata(meta: dict, where: str) -> dict:
     missing = [key for key in REQUIRED_KEYS if key not in meta]
+    if meta.get("postprocess") == "inverse_logit" and "logit_lambda" not in meta:
+        missing.append("logit_lambda")  # The logit transform's lambda (tfncsn.data.preprocessing).
     if missing:
         raise SampleError(f"{where} lacks the tfncsn metadata {', '.join(missing)}; write "
                           "exports with `tfncsn export` (this script reads format "

@@ -16,6 +16,16 @@ import tensorflow as tf
 from tfncsn.sdes import SDE, SDEError
 
 
+def ve_ancestral_step(sigma_from: tf.Tensor, sigma_to: tf.Tensor
+                      ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """score_sde's VE ancestral step from sigma_i to sigma_{i-1} as (A, B, C) of
+    x <- A x + B s + C z: A = 1, B = sigma_i^2 - sigma_{i-1}^2 and
+    C = sqrt(sigma_{i-1}^2 B / sigma_i^2) (also on NCSN's levels, which discretise this SDE)."""
+    var_from, var_to = tf.square(sigma_from), tf.square(sigma_to)
+    drop = var_from - var_to
+    return tf.ones_like(drop), drop, tf.sqrt(var_to * drop / var_from)
+
+
 class VarianceExploding(SDE):
     """dx = sigma(t) sqrt(2 ln(sigma_max / sigma_min)) dw; x_t | x0 ~ N(x0, sigma(t)^2 I)
     (the sigma_min^2 offset omitted, as in score_sde); prior N(0, sigma_max^2 I)."""
@@ -58,11 +68,7 @@ class VarianceExploding(SDE):
         return tf.zeros_like(drop), tf.sqrt(drop)
 
     def ancestral_step(self, t_from, t_to):
-        """score_sde's VE ancestral step: B = sigma_i^2 - sigma_{i-1}^2,
-        C = sqrt(sigma_{i-1}^2 B / sigma_i^2)."""
-        var_from, var_to = tf.square(self.sigma(t_from)), tf.square(self.sigma(t_to))
-        drop = var_from - var_to
-        return tf.ones_like(drop), drop, tf.sqrt(var_to * drop / var_from)
+        return ve_ancestral_step(self.sigma(t_from), self.sigma(t_to))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """Reading user images and inpainting masks into [N, H, W, C] float32 arrays in [0, 1].
 
-The --mask parser is the reader's (tfncsn_runtime.masks), one for both commands."""
+The --mask parser and the checks of a .npy of pixels are the reader's (tfncsn_runtime.masks,
+tfncsn_runtime.pixels), one for both commands."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 from PIL import Image
 
 from tfncsn.config import ConfigError
-from tfncsn_runtime import masks
+from tfncsn_runtime import masks, pixels
 from tfncsn_runtime.reader import SampleError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
@@ -29,18 +30,19 @@ def _fit(image: Image.Image, shape: tuple[int, int, int]) -> np.ndarray:
 
 
 def _from_array(array: np.ndarray, shape, path: str) -> np.ndarray:
-    if array.dtype == np.uint8:
-        array = array.astype(np.float32) / 255.0
-    array = np.asarray(array, np.float32)
-    if array.ndim == len(shape):
-        array = array[None]
-    if tuple(array.shape[1:]) != tuple(shape):
-        raise ConfigError(f"{path} holds images of shape {array.shape[1:]}, the model needs "
-                          f"{tuple(shape)}")
-    if array.min() < 0 or array.max() > 1:
-        raise ConfigError(f"{path}: float images must lie in [0, 1], got "
-                          f"[{array.min():.3g}, {array.max():.3g}]")
-    return array
+    """The runtime's checks of an array of pixels (tfncsn_runtime.pixels), as a ConfigError."""
+    try:
+        return pixels.pixels_from_array(array, shape, f"--images: '{path}'")
+    except SampleError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _read_image(path: str, shape: tuple[int, int, int]) -> np.ndarray:
+    try:
+        with Image.open(path) as image:
+            return _fit(image, shape)
+    except OSError as e:
+        raise ConfigError(f"--images: cannot read '{path}': {e}; replace or delete it") from e
 
 
 def load_images(spec: str, shape: tuple[int, int, int]) -> np.ndarray:
@@ -53,20 +55,22 @@ def load_images(spec: str, shape: tuple[int, int, int]) -> np.ndarray:
                        for f in names if f.lower().endswith(IMAGE_EXTENSIONS))
         if not files:
             raise ConfigError(f"--images: no PNG or JPEG files under '{spec}'")
-        return np.stack([_fit(Image.open(f), shape) for f in files])
+        return np.stack([_read_image(f, shape) for f in files])
     extension = os.path.splitext(spec)[1].lower()
+    if extension not in (".npy", ".npz", *IMAGE_EXTENSIONS):
+        raise ConfigError(f"--images: unsupported file '{spec}' (use .npy, .npz, .png or .jpg)")
+    if extension in IMAGE_EXTENSIONS:
+        return _read_image(spec, shape)[None]
     try:
         if extension == ".npy":
-            return _from_array(np.load(spec), shape, spec)
-        if extension == ".npz":
+            array = np.load(spec)
+        else:
             with np.load(spec) as data:
-                key = "images" if "images" in data else data.files[0]
-                return _from_array(data[key], shape, spec)
-        if extension in IMAGE_EXTENSIONS:
-            return _fit(Image.open(spec), shape)[None]
+                array = data["images" if "images" in data else data.files[0]] if data.files \
+                    else np.zeros((0, *shape), np.float32)  # Refused below: no images.
     except (OSError, ValueError) as e:
         raise ConfigError(f"--images: cannot read '{spec}': {e}") from e
-    raise ConfigError(f"--images: unsupported file '{spec}' (use .npy, .npz, .png or .jpg)")
+    return _from_array(array, shape, spec)
 
 
 def check_colour(shape: tuple[int, int, int], dataset: str) -> None:

@@ -23,7 +23,6 @@ export const REQUIRED_KEYS = ['format', 'element_shape', 'sigmas', 'sampler', 'p
   'prior_range', 'postprocess'];
 export const METADATA_FILE = 'metadata.json';
 export const SCORE_FILE = 'model.onnx';
-export const LOGIT_LAMBDA = 1e-6;
 /** The sample program every runtime loops unless told: the export's own sampler. The others
  *  are named sample_<sampler>_<score evaluations> (`tfncsn export --extra_samplers`; the
  *  rule is export/tfncsn_runtime/programs.py's). */
@@ -103,6 +102,9 @@ export function checkMetadata(meta, where) {
     throw new ExportError(`${where} is not a JSON object; export again with \`tfncsn export\``);
   }
   const missing = REQUIRED_KEYS.filter((key) => !(key in meta));
+  if (meta.postprocess === 'inverse_logit' && !('logit_lambda' in meta)) {
+    missing.push('logit_lambda'); // The logit transform's lambda, written by `tfncsn export`.
+  }
   if (missing.length) {
     throw new ExportError(`${where} lacks the tfncsn metadata ${missing.join(', ')}; write ` +
       `exports with \`tfncsn export\` (this package reads format '${FORMAT}')`);
@@ -575,7 +577,7 @@ export class Program {
  *  inverse_logit), in float32. */
 export function toPixels(x, meta) {
   const kind = meta.postprocess;
-  const lam = meta.logit_lambda ?? LOGIT_LAMBDA;
+  const lam = meta.logit_lambda; // Required with inverse_logit (checkMetadata).
   const out = Float32Array.from(x);
   if (kind === 'none') return out;
   for (let i = 0; i < out.length; i++) {
@@ -590,7 +592,7 @@ export function toPixels(x, meta) {
 export function toModelSpace(pixels, meta) {
   const out = Float32Array.from(pixels);
   if (meta.postprocess !== 'inverse_logit') return out;
-  const lam = Math.fround(meta.logit_lambda ?? LOGIT_LAMBDA);
+  const lam = Math.fround(meta.logit_lambda);
   const scale = 1 - 2 * lam;
   for (let i = 0; i < out.length; i++) {
     out[i] = Math.log(lam + scale * out[i]) - Math.log(lam + scale * (1 - out[i]));

@@ -36,6 +36,12 @@ test('metadata that is not JSON, or of another format, or without the keys',
     await writeFile(join(dir, 'metadata.json'), original);
     await editMetadata(dir, (meta) => { meta.sigmas = [1, 2]; });
     await rejects(open(dir), /sigmas must be positive and strictly decreasing/);
+    await writeFile(join(dir, 'metadata.json'), original);
+    await editMetadata(dir, (meta) => {
+      meta.postprocess = 'inverse_logit';
+      delete meta.logit_lambda;
+    });
+    await rejects(open(dir), /lacks the tfncsn metadata logit_lambda;/);
   });
 
 test('a missing or truncated step graph', { skip: NO_EXPORT }, async () => {

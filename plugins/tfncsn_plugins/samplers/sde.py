@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tfncsn import sdes
 from tfncsn.sampling import Noise, Prior, Sampler, langevin
+from tfncsn_plugins.sdes import ve_ancestral_step
 
 
 DEFAULT_SDE_STEPS = 1000  # score_sde's N, for SDE runs without num_steps.
@@ -252,8 +253,8 @@ class AncestralOptions:
 class AncestralSampling(_SDEProgram):
     """Ancestral sampling: x <- A_k x + B_k s(x, sigma_k) + C_k z, the SDE's own
     discretisation (tfncsn.sdes.SDE.ancestral_step): for VP, DDPM's (Ho et al. 2020, Alg. 2),
-    for VE (and NCSN's levels) the score_sde code's, B = sigma_k^2 - sigma_{k+1}^2 and
-    C = sqrt(sigma_{k+1}^2 B / sigma_k^2). Evaluations: G - 1 (+1 denoise).
+    for VE and NCSN's levels the score_sde code's (`tfncsn_plugins.sdes.ve_ancestral_step`).
+    Evaluations: G - 1 (+1 denoise).
     """
 
     Options = AncestralOptions
@@ -262,12 +263,10 @@ class AncestralSampling(_SDEProgram):
     def __init__(self, options, problem):
         super().__init__(options, problem)
         if self.sde is None:  # NCSN's levels: VE's step on the grid's sigmas.
-            var_from, var_to = np.square(self.grid[:-1]), np.square(self.grid[1:])
-            a, b = np.ones_like(self._drop), self._drop
-            c = np.sqrt(var_to * self._drop / var_from)
+            step, points = ve_ancestral_step, (self.grid[:-1], self.grid[1:])
         else:
-            a, b, c = (_float32(v) for v in sdes.on_grid(
-                self.sde.ancestral_step, self.times[:-1], self.times[1:]))
+            step, points = self.sde.ancestral_step, (self.times[:-1], self.times[1:])
+        a, b, c = (_float32(v) for v in sdes.on_grid(step, *points))
         self._a, self._b, self._c = tf.constant(a), tf.constant(b), tf.constant(c)
 
     @property
