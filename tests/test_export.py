@@ -8,6 +8,7 @@ SavedModel and ONNX Runtime).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -582,10 +583,39 @@ def test_extra_samplers_are_checked_before_any_work(toy, tmp_path):
     line = error_line(run_cli("export", f"--workdir={toy[0]}", f"--output={output}",
                               "--extra_samplers=ode", '--extra_samplers=ode:solver="heun"',
                               check=False))
-    assert line.endswith('--extra_samplers: two extra samplers make the program sample_ode_19: '
-                         'ode {"solver": "heun", "num_steps": null} and ode {"solver": "heun", '
-                         '"num_steps": null}; drop one'), line
+    assert line.endswith('--extra_samplers: ode {"solver": "heun", "num_steps": null} is given '
+                         'twice (its program sample_ode_19); drop one'), line
     assert not output.exists() and not (tmp_path / "twice.partial").exists()
+
+
+def test_variants_of_a_sampler_with_the_same_evaluations_get_numbered_programs():
+    @dataclasses.dataclass(frozen=True)
+    class Options:
+        num_steps: int
+        s_churn: float = 0.0
+
+    @dataclasses.dataclass(frozen=True)
+    class StandIn:  # What program_names reads of a sampler: Heun's 2N - 1 evaluations.
+        options: Options
+
+        @property
+        def score_evaluations(self):
+            return 2 * self.options.num_steps - 1
+
+    def heun(num_steps, s_churn=0.0):
+        return exporter.ExtraSampler("heun", StandIn(Options(num_steps, s_churn)))
+
+    extras = [heun(10), heun(10, 10.0), heun(18), exporter.ExtraSampler("euler", heun(10).sampler),
+              heun(10, 40.0)]
+    assert exporter.program_names(extras) == [
+        "sample_heun_19", "sample_heun_19_2", "sample_heun_35", "sample_euler_19",
+        "sample_heun_19_3"]
+    assert all(tfncsn_runtime.programs.is_sample_program(name)
+               for name in exporter.program_names(extras))
+    with pytest.raises(exporter.ExportError, match=re.escape(
+            'heun {"num_steps": 10, "s_churn": 10.0} is given twice (its program '
+            'sample_heun_19_2); drop one')):
+        exporter.program_names([*extras, heun(10, 10.0)])
 
 
 def test_export_of_an_earlier_checkpoint(toy, tmp_path):

@@ -69,22 +69,28 @@ class ExtraSampler:
     name: str
     sampler: Sampler
 
-    @property
-    def program_name(self) -> str:
-        """Its program's name: `sample_<name>_<score evaluations>`."""
-        return programs.sample_program(self.name, self.sampler.score_evaluations)
 
-
-def check_program_names(extra_samplers: Sequence[ExtraSampler]) -> None:
-    """Raises `ExportError` when two extra samplers would write the same program."""
-    seen: dict[str, ExtraSampler] = {}
+def program_names(extra_samplers: Sequence[ExtraSampler]) -> list[str]:
+    """The program of each extra sampler: `sample_<name>_<score evaluations>`, and `_2`, `_3`,
+    ... after it for later variants that would take the same name (e.g. heun with and
+    without churn; `--list_programs` shows each one's options). Raises `ExportError` for the
+    same sampler with the same options twice."""
+    names: list[str] = []
+    entries: dict[str, str] = {}
     for extra in extra_samplers:
-        if extra.program_name in seen:
-            first, second = (json.dumps(metadata.sampler_entry(e.name, e.sampler)["options"])
-                             for e in (seen[extra.program_name], extra))
-            raise ExportError(f"two extra samplers make the program {extra.program_name}: "
-                              f"{extra.name} {first} and {extra.name} {second}; drop one")
-        seen[extra.program_name] = extra
+        entry = json.dumps(metadata.sampler_entry(extra.name, extra.sampler), sort_keys=True)
+        if entry in entries:
+            options = json.dumps(metadata.sampler_entry(extra.name, extra.sampler)["options"])
+            raise ExportError(f"{extra.name} {options} is given twice (its program "
+                              f"{entries[entry]}); drop one")
+        base = name = programs.sample_program(extra.name, extra.sampler.score_evaluations)
+        variant = 1
+        while name in names:
+            variant += 1
+            name = f"{base}_{variant}"
+        names.append(name)
+        entries[entry] = name
+    return names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,13 +142,13 @@ def export(model: keras.Model, meta: dict[str, Any], sampler: Sampler, directory
     """Exports `model` (called as model(x, level)) with the step program `sampler`.
 
     `meta` is `tfncsn_export.metadata.for_run(...)`. Each of `extra_samplers` is written
-    and verified as one more sample program (`ExtraSampler.program_name`); inpainting and
+    and verified as one more sample program (`program_names`); inpainting and
     colorization are `sampler`'s only. With `float16_tolerance` it also
     writes the float16 score network, verified against Keras within it. Raises `VerificationError`
     when an export disagrees with TensorFlow beyond `tolerance`, `ExportError`
     when it cannot be written; either way nothing is left behind.
     """
-    check_program_names(extra_samplers)
+    program_names(extra_samplers)  # Two of the same sampler: refused before any work.
     partial = _prepare(directory)
     try:
         result = _write(model, meta, sampler, extra_samplers, partial, opset, inpainting, verify,
@@ -166,8 +172,8 @@ def graph_programs(sampler: Sampler, sampler_name: str, extra_samplers: Sequence
         return step_graphs.GraphProgram(program, score_fns[program.score_input], **kwargs)
 
     graphs = {programs.DEFAULT: graph(sampler, sampler_name=sampler_name)}
-    for extra in extra_samplers:
-        graphs[extra.program_name] = graph(extra.sampler, sampler_name=extra.name)
+    for name, extra in zip(program_names(extra_samplers), extra_samplers):
+        graphs[name] = graph(extra.sampler, sampler_name=extra.name)
     if inpainting and sampler.supports_conditioning:
         graphs["inpaint"] = graph(sampler, inpaint=True)
         shape = tuple(sampler.problem.element_shape)

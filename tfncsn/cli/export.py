@@ -72,7 +72,7 @@ def run() -> None:
     extras = [extra_sampler(source, extra, value)
               for extra, value in zip(extra_configs, FLAGS.extra_samplers)]
     try:
-        exporter.check_program_names(extras)
+        exporter.program_names(extras)
     except exporter.ExportError as e:
         raise ConfigError(f"--extra_samplers: {e}") from None
     # The EMA weights when the run has them.

@@ -23,6 +23,7 @@ flags.DEFINE_float("float16_rtol", None, "export: relative tolerance of the floa
 flags.DEFINE_multi_string("extra_samplers", [], "export: one more sample program per value, "
                           "beside the run's sampler: NAME or NAME:key=value,key=value (values "
                           "as in --sampler_options), written as sample_<NAME>_<score "
-                          "evaluations> (e.g. ode:num_steps=10 -> sample_ode_19) and verified "
+                          "evaluations> (e.g. ode:num_steps=10 -> sample_ode_19; a later "
+                          "variant with as many evaluations gets _2, _3, ...) and verified "
                           "like the main one; runtimes choose a program by name "
                           "(docs/export.md).")
