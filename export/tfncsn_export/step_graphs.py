@@ -24,6 +24,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
+import traceback
 from typing import Any, Callable
 
 import numpy as np
@@ -141,17 +143,54 @@ def convert(function, opset: int, doc: str, custom_ops: dict | None = None) -> o
     import tf2onnx  # Heavy; only the export needs it.
 
     tf2onnx.logging.set_level(logging.ERROR)
-    try:
+
+    def from_function():
         with contextlib.redirect_stdout(io.StringIO()):  # tf2onnx prints its progress.
-            model, _ = tf2onnx.convert.from_function(
+            return tf2onnx.convert.from_function(
                 function, input_signature=function.input_signature, opset=opset,
-                custom_ops=custom_ops)
+                custom_ops=custom_ops)[0]
+
+    try:
+        try:
+            with _environment(TF2ONNX_CATCH_ERRORS="FALSE"):
+                model = from_function()
+        except Exception as e:  # noqa: BLE001
+            if not _raised_by_an_optimizer(e):
+                raise
+            model = from_function()  # tf2onnx's default: a pass that fails is skipped.
     except Exception as e:  # noqa: BLE001 -- a tracing error is the plugin's; say which line.
         raise ConversionError(f"cannot convert to ONNX: {last_line(e)}") from None
     name_batch_dimension(model)
     drop_unused_opsets(model)
     model.doc_string = doc
     return model
+
+
+@contextlib.contextmanager
+def _environment(**values: str):
+    """Environment variables set for the duration of the block, then restored.
+
+    tf2onnx deep-copies the whole graph before each of its optimizer passes, so that a pass that
+    fails can be dropped; TF2ONNX_CATCH_ERRORS=FALSE turns the copies off, a third of the
+    conversion time of the paper's network (docs/results.md#export-time). `convert` runs the
+    conversion again with them should a pass fail."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _raised_by_an_optimizer(error: BaseException) -> bool:
+    """Whether `error` comes from one of tf2onnx's optimizer passes (not from tracing or from
+    converting an op)."""
+    where = os.path.join("tf2onnx", "optimizer") + os.sep
+    return any(where in frame.filename for frame in traceback.extract_tb(error.__traceback__))
 
 
 class ConversionError(RuntimeError):
