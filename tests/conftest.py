@@ -72,6 +72,44 @@ def run_cli_commands(*commands: list[str], timeout: float = 600) -> subprocess.C
     return _succeeded(proc, f"tfncsn commands {commands}")
 
 
+# `tfncsn` commands that may fail, one after another in one process, each from its own
+# command line as `tfncsn.cli.main.run` parses it (a bad flag, a flag the command does not
+# read) and with its own stdout, stderr and exit status. For the one-line errors of bad input,
+# where starting Python and TensorFlow for each command would cost most of the time.
+_EACH_CHILD = """
+import contextlib, io, json, sys
+from absl import flags
+import tfncsn.cli.flags
+from tfncsn.cli import main
+results = []
+for argv in json.loads(sys.argv[1]):
+    flags.FLAGS.unparse_flags()
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main.main(main._parse_flags(["tfncsn", *argv]))
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else int(e.code is not None)
+    results.append([code, out.getvalue(), err.getvalue()])
+print(RESULTS + json.dumps(results))
+"""
+_RESULTS = "tfncsn-test-results:"
+
+
+def run_cli_each(*commands: list[str], extra_path: list[str] | None = None,
+                 timeout: float = 600) -> list[subprocess.CompletedProcess]:
+    """The `CompletedProcess` of `tfncsn ARGS` for each ARGS of `commands`, all run in one
+    process (see `_EACH_CHILD`)."""
+    code = f"RESULTS = {_RESULTS!r}\n{_EACH_CHILD}"
+    proc = subprocess.run([sys.executable, "-c", code, json.dumps(commands)], cwd=REPO,
+                          text=True, capture_output=True, env=cli_env(extra_path),
+                          timeout=timeout)
+    printed = [line for line in proc.stdout.splitlines() if line.startswith(_RESULTS)]
+    assert proc.returncode == 0 and printed, f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    return [subprocess.CompletedProcess(["tfncsn", *args], code, out, err)
+            for args, (code, out, err) in zip(commands, json.loads(printed[-1][len(_RESULTS):]))]
+
+
 def frameworks_imported_by(code: str) -> list[str]:
     """The tensorflow and keras modules a fresh interpreter has loaded after running `code`."""
     probe = (f"{code}\nimport sys\nprint(sorted(m for m in sys.modules "

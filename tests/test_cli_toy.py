@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, cli_env, error_line, run_cli, run_cli_commands
+from conftest import REPO, cli_env, error_line, run_cli, run_cli_commands, run_cli_each
 from tfncsn import builders
 from tfncsn.config import SigmaConfig
 from tfncsn.gaussian_mixture import paper_toy
@@ -179,7 +179,7 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp
         assert 'model_checkpoint_path: "ckpt-20"' in f.read()
 
 
-@pytest.mark.parametrize("args, expected", [
+BAD_INPUT = [
     (["train", "--dataset=nope", "--workdir={tmp}/w"], "unknown dataset 'nope'; available:"),
     (["train", TOY, "--sigma_min=30", "--workdir={tmp}/w"], "must be larger than sigma_min"),
     (["train", TOY, "--model_options=width", "--workdir={tmp}/w"], "key=value"),
@@ -196,10 +196,24 @@ def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(tmp
     (["sample", TOY, "--checkpoint_step=-1", "--output={tmp}/s.npy"], "--checkpoint_step"),
     (["launch"], "unknown command 'launch'"),
     (["bench", "--bench_rounds=0", "--output={tmp}/b.json"], "--bench_rounds"),
-])
-def test_bad_input_gives_one_line(tmp_path, args, expected):
-    proc = run_cli(*[a.replace("{tmp}", str(tmp_path)) for a in args], check=False)
-    assert expected in error_line(proc)
+]
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs(tmp_path_factory):
+    """Each command of BAD_INPUT, all in one process, each with a folder of its own as {tmp}."""
+    root = tmp_path_factory.mktemp("bad_input")
+    for i in range(len(BAD_INPUT)):
+        (root / str(i)).mkdir()
+    return root, run_cli_each(*[[a.replace("{tmp}", str(root / str(i))) for a in args]
+                                for i, (args, _) in enumerate(BAD_INPUT)])
+
+
+@pytest.mark.parametrize("case", range(len(BAD_INPUT)), ids=[e for _, e in BAD_INPUT])
+def test_bad_input_gives_one_line(bad_input_runs, case):
+    root, runs = bad_input_runs
+    assert BAD_INPUT[case][1] in error_line(runs[case])
+    assert not (root / str(case) / "w").exists()  # Nothing written.
 
 
 def test_resuming_with_other_noise_levels_is_refused(tmp_path):

@@ -41,10 +41,11 @@ def image_folder(root, count=6):
 @pytest.mark.parametrize("flag, expected", [
     ("--no_such_flag=1", "unknown flag --no_such_flag; `tfncsn train --help` lists its flags"),
     ("--num_completions=2", "--num_completions is not a flag of `tfncsn train`, which would "
-                            "ignore it (it is `tfncsn inpaint`'s); `tfncsn train --help` lists "
+                            "ignore it (`tfncsn inpaint` reads it); `tfncsn train --help` lists "
                             "its flags"),
-    ("--noverify", "--verify is not a flag of `tfncsn train`, which would ignore it (it is "
-                   "`tfncsn export`'s)"),
+    ("--noverify", "--verify is not a flag of `tfncsn train`, which would ignore it (`tfncsn "
+                   "export` reads it)"),
+    ("--num_samples=3", "(`tfncsn sample`, `tfncsn figure3` and `tfncsn evaluate` read it)"),
     ("--stps=3", "unknown flag --stps; did you mean --steps?"),
     ("--steps=abc", "flag --steps=abc: invalid literal for int() with base 10: 'abc'; give "
                     "--steps an integer"),

@@ -78,7 +78,7 @@ def test_sample_refuses_before_sampling(place, output, expected):
     (["evaluate", "--output={tmp}/file/e.json"], "--output '{tmp}/file/e.json' cannot be"),
     (["bench", "--output=/proc/b.json"], "--output '/proc/b.json': cannot create files"),
     (["figure3", *TOY, "--output={tmp}"], "is a directory; give a file name ending in .png"),
-    (["inpaint", *TOY, "--output=/proc/i.png"], "--output '/proc/i.png': cannot create files"),
+    (["inpaint", *TOY[:2], "--output=/proc/i.png"], "--output '/proc/i.png': cannot create files"),
 ])
 def test_every_command_checks_its_output_first(place, args, expected):
     """export's --workdir holds no run: the line is about --output, so that came first."""

@@ -10,7 +10,7 @@ import shutil
 
 import pytest
 
-from conftest import error_line, run_cli, write_distribution
+from conftest import error_line, run_cli, run_cli_each, write_distribution
 
 PACKAGE = "tfncsn-mistakes"
 ORIGIN = f"(package {PACKAGE} 0.3.0)"
@@ -70,30 +70,44 @@ def assert_one_line_before_work(proc, expected, output):
     assert not output.exists()
 
 
+def commands(root, toy_run) -> dict[tuple[str, str], tuple[list[str], list[str], object]]:
+    """{(command, mistake): (its arguments, the parts of its error line, what it must not
+    write)} for `tfncsn sample`, `export` and `train` with each plugin mistake."""
+    cases = {}
+    for mistake, (flags, expected) in {**MISTAKES, "decreasing schedule": (
+            ["--sigma_schedule=increasing"], SCHEDULE_BROKEN)}.items():
+        folder = root / mistake.replace(" ", "_")
+        cases["sample", mistake] = (
+            ["sample", "--flagfile=configs/toy.cfg", "--score=exact", "--num_samples=8",
+             f"--output={folder / 'x.npy'}", *flags], expected, folder / "x.npy")
+        if mistake in MISTAKES:
+            cases["export", mistake] = (
+                ["export", f"--workdir={toy_run}", f"--output={folder / 'export'}", *flags],
+                expected, folder / "export")
+            cases["train", mistake] = (
+                ["train", "--flagfile=configs/toy.cfg", "--steps=10",
+                 f"--workdir={folder / 'run'}", *flags], expected, folder / "run")
+    return cases
+
+
+@pytest.fixture(scope="module")
+def runs(site, toy_run, tmp_path_factory):
+    """Every case of `commands`, all in one process."""
+    cases = commands(tmp_path_factory.mktemp("mistakes"), toy_run)
+    for _, _, output in cases.values():
+        output.parent.mkdir(exist_ok=True)
+    procs = run_cli_each(*[args for args, _, _ in cases.values()], extra_path=[site])
+    return {key: (proc, *cases[key][1:]) for key, proc in zip(cases, procs)}
+
+
+@pytest.mark.parametrize("mistake", [*sorted(MISTAKES), "decreasing schedule"])
+def test_sample_stops_at_a_plugin_mistake_with_one_line(mistake, runs):
+    assert_one_line_before_work(*runs["sample", mistake])
+
+
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_sample_stops_at_a_plugin_mistake_with_one_line(mistake, site, tmp_path):
-    flags, expected = MISTAKES[mistake]
-    output = tmp_path / "x.npy"
-    proc = run_cli("sample", "--flagfile=configs/toy.cfg", "--score=exact", "--num_samples=8",
-                   f"--output={output}", *flags, extra_path=[site], check=False)
-    assert_one_line_before_work(proc, expected, output)
-
-
-def test_sample_stops_at_a_decreasing_schedule_with_one_line(site, tmp_path):
-    output = tmp_path / "x.npy"
-    proc = run_cli("sample", "--flagfile=configs/toy.cfg", "--score=exact", "--num_samples=8",
-                   "--sigma_schedule=increasing", f"--output={output}", extra_path=[site],
-                   check=False)
-    assert_one_line_before_work(proc, SCHEDULE_BROKEN, output)
-
-
-@pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_export_stops_at_a_plugin_mistake_with_one_line(mistake, site, toy_run, tmp_path):
-    flags, expected = MISTAKES[mistake]
-    output = tmp_path / "export"
-    proc = run_cli("export", f"--workdir={toy_run}", f"--output={output}", *flags,
-                   extra_path=[site], check=False)
-    assert_one_line_before_work(proc, expected, output)
+def test_export_stops_at_a_plugin_mistake_with_one_line(mistake, runs):
+    assert_one_line_before_work(*runs["export", mistake])
 
 
 def test_export_stops_at_a_run_whose_schedule_broke_with_one_line(site, toy_run, tmp_path):
@@ -124,10 +138,6 @@ def test_plugins_load_flags_the_broken_schedule_and_step_and_passes_the_rest(sit
 
 
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_train_stops_at_a_sampler_mistake_before_training(mistake, site, tmp_path):
+def test_train_stops_at_a_sampler_mistake_before_training(mistake, runs):
     """The run's sampler draws its snapshots and every later sample: checked before step 1."""
-    flags, expected = MISTAKES[mistake]
-    workdir = tmp_path / "run"
-    proc = run_cli("train", "--flagfile=configs/toy.cfg", "--steps=10", f"--workdir={workdir}",
-                   *flags, extra_path=[site], check=False)
-    assert_one_line_before_work(proc, expected, workdir)
+    assert_one_line_before_work(*runs["train", mistake])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import error_line, run_cli
+from conftest import error_line, run_cli, run_cli_each
 from tfncsn import losses, registry, sdes
 
 TOY_VP = ["--flagfile=configs/toy_sde.cfg", "--sde=vp", "--log_every=10", "--checkpoint_every=10"]
@@ -86,20 +86,23 @@ def test_an_sde_run_resumes_exactly_and_trains_alike_with_xla_and_two_devices(tm
             np.testing.assert_allclose(c[name], a[name], rtol=1e-3, atol=1e-5, err_msg=name)
 
 
-@pytest.mark.parametrize("flags, message", [
+BAD_SDE_FLAGS = [
     (["--sde=vp"], "--sde=vp needs a model that accepts any sigma"),
     (["--sde=bogus", "--model_options=noise_embedding=\"fourier\""], "unknown sde 'bogus'"),
     (["--sde=vp", "--sde_options=beta_min=50", "--model_options=noise_embedding=\"fourier\""],
      "--sde_options: sde 'vp' rejected options {'beta_min': 50}: need 0 < beta_min"),
     (["--sde=vp", "--sde_eps=1", "--model_options=noise_embedding=\"fourier\""],
      "sde_eps must be below 1"),
-])
-def test_bad_sde_flags_are_one_line_errors_that_leave_the_workdir_alone(tmp_path, flags, message):
-    workdir = tmp_path / "run"
-    proc = run_cli("train", "--dataset=toy", "--steps=5", f"--workdir={workdir}", *flags,
-                   check=False)
-    assert message in error_line(proc)
-    assert not workdir.exists()
+]
+
+
+def test_bad_sde_flags_are_one_line_errors_that_leave_the_workdir_alone(tmp_path):
+    workdirs = [tmp_path / f"run{i}" for i in range(len(BAD_SDE_FLAGS))]
+    procs = run_cli_each(*[["train", "--dataset=toy", "--steps=5", f"--workdir={workdir}", *flags]
+                           for workdir, (flags, _) in zip(workdirs, BAD_SDE_FLAGS)])
+    for proc, workdir, (flags, message) in zip(procs, workdirs, BAD_SDE_FLAGS):
+        assert message in error_line(proc), flags
+        assert not workdir.exists(), flags
 
 
 def test_the_held_out_loss_of_a_continuous_run_is_the_objective_at_the_bin_centres():

@@ -220,7 +220,10 @@ def _stray_flag(command: str, argv: list[str]) -> str | None:
                 command_help.GLOBAL_FLAGS):
             takers = [f"`tfncsn {other}`" for other in COMMANDS
                       if name in command_help.flags_of(other)]
-            whose = f"it is {' and '.join(takers)}'s" if takers else "no command reads it"
+            readers = (", ".join(takers[:-1]) + " and " if len(takers) > 1 else "") + (
+                takers[-1] if takers else "")
+            whose = f"{readers} read{'s' if len(takers) == 1 else ''} it" if takers \
+                else "no command reads it"
             return (f"--{name} is not a flag of `tfncsn {command}`, which would ignore it "
                     f"({whose}); `tfncsn {command} --help` lists its flags")
     return None
