@@ -98,8 +98,12 @@ def test_command_line_overrides_the_flagfile_and_the_run_resumes(tmp_path):
 
 def test_sample_npz_and_png_outputs(tmp_path):
     npz, png = tmp_path / "s.npz", tmp_path / "s.png"
-    run_cli("sample", TOY, "--score=exact", "--num_samples=50", "--steps_per_level=10",
-            "--keep_every=25", f"--output={npz}")
+    proc = run_cli("sample", TOY, "--score=exact", "--num_samples=50", "--steps_per_level=10",
+                   "--keep_every=25", f"--output={npz}")
+    # The line names the sampler, the options set for it and what a sample cost.
+    assert (f"wrote {npz}: 50 samples from the exact score by annealed_langevin (" in proc.stdout
+            and "steps_per_level=10" in proc.stdout
+            and "), 100 score evaluations each; mode weights" in proc.stdout), proc.stdout
     data = np.load(npz)
     assert data["samples"].shape == (50, 2) and data["states"].shape == (4, 50, 2)
     np.testing.assert_allclose(data["sigmas"][[0, -1]], [20.0, 1.0], rtol=1e-5)

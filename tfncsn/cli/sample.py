@@ -3,6 +3,8 @@ with --class=K, class-conditional samples by classifier guidance (docs/condition
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from tfncsn import figures
@@ -72,6 +74,15 @@ def guided(source, value: str, num_samples: int):
                                value), labels
 
 
+def sampler_line(source) -> str:
+    """"heun (num_steps=25, s_churn=10), 49 score evaluations each": the sampler and the options
+    set for it (the run's, with the command line's replacing those of the same name)."""
+    sampler = source.config.sampler
+    options = ", ".join(f"{name}={json.dumps(value)}" for name, value in sampler.options.items())
+    return (f"{sampler.name}{f' ({options})' if options else ''}, "
+            f"{source.program().score_evaluations} score evaluations each")
+
+
 def run() -> None:
     extension = common.check_output(FLAGS.output, (".npy", ".npz", ".png"))
     if FLAGS.num_samples < 1:
@@ -95,8 +106,8 @@ def run() -> None:
     with common.output_folders(FLAGS.output):
         write(FLAGS.output, extension, samples, states, source, columns, labels)
     summary = score_source.summarize(source.dataset, samples)
-    print(f"wrote {FLAGS.output}: {len(samples)} samples from the {source.description}"
-          + (f"; {summary}" if summary else ""))
+    print(f"wrote {FLAGS.output}: {len(samples)} samples from the {source.description} by "
+          f"{sampler_line(source)}" + (f"; {summary}" if summary else ""))
     if extension == ".png" and states is not None and samples.ndim == 4:
         print(f"wrote {states_path(FLAGS.output)}: intermediate states every "
               f"{FLAGS.keep_every} steps")
