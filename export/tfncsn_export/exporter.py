@@ -76,10 +76,10 @@ def program_names(extra_samplers: Sequence[ExtraSampler]) -> list[str]:
     names: list[str] = []
     entries: dict[str, str] = {}
     for extra in extra_samplers:
-        entry = json.dumps(metadata.sampler_entry(extra.name, extra.sampler), sort_keys=True)
+        options = metadata.sampler_entry(extra.name, extra.sampler)["options"]
+        entry = json.dumps([extra.name, options], sort_keys=True)
         if entry in entries:
-            options = json.dumps(metadata.sampler_entry(extra.name, extra.sampler)["options"])
-            raise ExportError(f"{extra.name} {options} is given twice (its program "
+            raise ExportError(f"{extra.name} {json.dumps(options)} is given twice (its program "
                               f"{entries[entry]}); drop one")
         base = name = programs.sample_program(extra.name, extra.sampler.score_evaluations)
         variant = 1

@@ -91,8 +91,8 @@ def verify_program(name: str, graph: step_graphs.GraphProgram, directory: str, x
     for k in steps:
         noise = draw_step_noise(graph, gen, k, len(x))
         tf_out = step_graphs.run_tf_step(step_tf, graph, tf_state, k, noise, inputs)
-        feeds = {**onnx_state, "k": np.array(k, np.int32), **{f"noise_{n}": v for n, v in noise.items()},
-                 **inputs}
+        feeds = {**onnx_state, "k": np.array(k, np.int32),
+                 **{f"noise_{n}": v for n, v in noise.items()}, **inputs}
         outputs = [f"next_{n}" for n in graph.state]
         onnx_out = dict(zip(outputs, step_onnx.run(outputs, feeds)))
         tf_state = {n: tf_out[f"next_{n}"] for n in graph.state}

@@ -210,14 +210,14 @@ def _stray_flag(command: str, argv: list[str]) -> str | None:
     from tfncsn.cli import command_help
     ours = {flag.name for module, declared in flags.FLAGS.flags_by_module_dict().items()
             if module.startswith("tfncsn") for flag in declared}
+    taken = command_help.flags_of(command) | set(command_help.GLOBAL_FLAGS)
     for arg in argv[2:]:
         if arg == "--":
             break
         name = arg.lstrip("-").split("=", 1)[0] if arg.startswith("-") else ""
         if name not in flags.FLAGS and name.startswith("no"):
             name = name[2:]  # --noflag, absl's false for a boolean.
-        if name in ours and name not in command_help.flags_of(command) | set(
-                command_help.GLOBAL_FLAGS):
+        if name in ours and name not in taken:
             takers = [f"`tfncsn {other}`" for other in COMMANDS
                       if name in command_help.flags_of(other)]
             readers = (", ".join(takers[:-1]) + " and " if len(takers) > 1 else "") + (
